@@ -1,0 +1,119 @@
+/*
+ * manifest: SNAPSHOT.json (json-c) and SHA256SUMS (sha256sum format,
+ * OpenSSL EVP) of one snapshot, the hash cache that makes an immutable SST
+ * hashed once in its life, and the verification of a backup tree.
+ *
+ * A snapshot directory as users see it (mount or copied backup):
+ *   SNAPSHOT.json
+ *   SHA256SUMS                  covers every other file, paths relative
+ *   <ks>/<table>/tablet-<id>/*  one RocksDB checkpoint per tablet
+ *
+ * Nothing here knows RocksDB or FUSE.
+ */
+#ifndef SNAPFS_MANIFEST_H
+#define SNAPFS_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "errbuf.h"
+
+#define MANIFEST_FORMAT_VERSION 1
+#define MANIFEST_MAX_JSON (64u << 20)    /* refuse larger SNAPSHOT.json */
+#define MANIFEST_NAME_MAX 64             /* keyspace and table names */
+
+struct manifest_file {
+	char *name;     /* plain file name, no '/' */
+	uint64_t size;
+};
+
+struct manifest_tablet {
+	char id[33];
+	uint32_t start, end; /* hash partition [start, end), end <= 65536 */
+	size_t nfiles;
+	struct manifest_file *files;
+};
+
+struct manifest_table {
+	char id[33];
+	char *name;
+	size_t ntablets;
+	struct manifest_tablet *tablets; /* sorted by start, covering [0, 65536) */
+};
+
+struct manifest {
+	int format_version;
+	char id[33];          /* snapshot id */
+	uint64_t hybrid_time; /* the cut */
+	int64_t wall_us;      /* wall time of the cut, µs since epoch */
+	char *keyspace;
+	size_t ntables;
+	struct manifest_table *tables;
+};
+
+/* Serialises m to a malloc'ed, pretty-printed JSON string (caller frees).
+ * Keys: format_version, snapshot_id, hybrid_time, wall_time (RFC 3339 with
+ * µs, UTC), keyspace, tables[{id, name, schema, tablets[{id, partition
+ * {start,end}, dir, files[{name,size}]}]}]. */
+int manifest_to_json(const struct manifest *m, char **out);
+
+/* Parses and validates SNAPSHOT.json text (untrusted). Checks: format
+ * version, 32-hex ids, names [A-Za-z0-9_-]{1,64}, partitions contiguous from
+ * 0 to 65536, file names without '/', not "." or "..", sizes sane. On error
+ * returns -EBADMSG with a message naming the field. m is filled on success
+ * and must be released with manifest_release(). */
+int manifest_parse(const char *json, size_t len, struct manifest *m, struct errbuf *e);
+
+void manifest_release(struct manifest *m);
+
+/* Relative dir of a tablet in the snapshot tree: "<ks>/<table>/tablet-<id>"
+ * (malloc'ed). */
+char *manifest_tablet_dir(const struct manifest *m, const struct manifest_table *t,
+			  const struct manifest_tablet *tb);
+
+/* SHA-256 of a whole file (OpenSSL EVP). hex must hold 65 bytes. */
+int sums_hash_file(const char *path, char hex[65]);
+
+/* One line of SHA256SUMS. */
+struct sums_entry {
+	char *path;     /* relative, '/'-separated */
+	char hex[65];
+};
+
+/* Writes dir/SHA256SUMS atomically (entries sorted by path, "hex  path\n"). */
+int sums_write(const char *dir, struct sums_entry *ents, size_t n);
+
+/* Parses SHA256SUMS text (untrusted): refuses absolute paths, '..'
+ * components, empty or duplicate paths, bad hex, lines over 4 KiB.
+ * *out is a malloc'ed array the caller frees with sums_free(). */
+int sums_parse(const char *text, size_t len, struct sums_entry **out, size_t *n,
+	       struct errbuf *e);
+void sums_free(struct sums_entry *ents, size_t n);
+
+/*
+ * The hash cache: SHA-256 of immutable files, keyed by (tablet id, file
+ * name, size, inode). A hard-linked SST keeps its inode across
+ * checkpoints, so each SST is hashed once in its life. Persisted as a
+ * text file (written atomically); entries not touched since the last
+ * hashcache_prune() are dropped then. Thread-safe.
+ */
+struct hashcache;
+int hashcache_open(struct hashcache **out, const char *path); /* missing file = empty */
+/* Hex digest of path, from the cache or by hashing it (then cached). */
+int hashcache_get(struct hashcache *hc, const char *tablet_id, const char *path, char hex[65]);
+int hashcache_save(struct hashcache *hc);
+void hashcache_free(struct hashcache *hc);
+
+/*
+ * Verifies a backup tree (a copied snapshot directory), changing nothing:
+ * SHA256SUMS parses; every listed file exists as a regular file inside the
+ * tree with the right digest (hashed on all cores); no file unlisted; no
+ * symlink, device, fifo or socket anywhere; SNAPSHOT.json parses, and its
+ * tablets' file lists and sizes match the files present. On success fills
+ * *m (if m is not NULL). On failure returns -EBADMSG (or -ENOENT for a
+ * missing file) with a message naming the file at fault, relative to root.
+ */
+int manifest_verify_tree(const char *root, struct manifest *m, struct errbuf *e);
+
+#endif
