@@ -32,7 +32,8 @@ int err_prefix(struct errbuf *e, int rc, const char *fmt, ...)
 	vsnprintf(head, sizeof(head), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", head, old);
+	if (snprintf(e->msg, sizeof(e->msg), "%s: %s", head, old) < 0)
+		e->msg[0] = 0;
 	return rc;
 }
 

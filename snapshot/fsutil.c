@@ -3,7 +3,9 @@
  * that abort on out of memory. Used by every module of snapshot/ and by the
  * daemon; never by fs/ on DATA (the view only reads).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "fsutil.h"
 
 #include <dirent.h>

@@ -9,7 +9,9 @@
  * Also home of the time texts of the CLI: RFC 3339, relative times and
  * durations, so that every verb parses TIME and DUR the same way.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "hlc.h"
 
 #include "fsutil.h"

@@ -6,7 +6,7 @@
  * A snapshot directory as users see it (mount or copied backup):
  *   SNAPSHOT.json
  *   SHA256SUMS                  covers every other file, paths relative
- *   <ks>/<table>/tablet-<id>/*  one RocksDB checkpoint per tablet
+ *   <ks>/<table>/tablet-<id>/   one RocksDB checkpoint per tablet
  *
  * Nothing here knows RocksDB or FUSE.
  */

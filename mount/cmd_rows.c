@@ -1,0 +1,356 @@
+/*
+ * cmd_rows: put, get, del, scan, load — the row verbs, both ends. Reads take
+ * --at TIME (parsed here, sent as a hybrid time) or --snapshot ID (read from
+ * that snapshot's checkpoints at its cut, by the snapshot module).
+ */
+#include "snapfs.h"
+
+#include "fsutil.h"
+#include "snap.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Adds "at" or "snapshot" to a read request. */
+static int add_read_time(struct ctl_msg *req, const struct cli_opts *o, char *buf, size_t len)
+{
+	struct errbuf e;
+	uint64_t ht;
+
+	if (o->snapshot)
+		return ctl_adds(req, "snapshot", o->snapshot);
+	if (!o->at)
+		return 0;
+	if (hlc_parse_time(o->at, hlc_wall_us(), &ht, &e))
+		return cli_error(-EINVAL, "%s", e.msg);
+	snprintf(buf, len, "%" PRIu64, ht);
+	return ctl_adds(req, "at", buf);
+}
+
+int cmd_put(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct ctl_msg req;
+	int rc = cli_parse(argc, argv, "data", 3, 3, &o);
+
+	if (rc)
+		return rc;
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "put");
+	ctl_adds(&req, "table", o.pos[0]);
+	ctl_adds(&req, "key", o.pos[1]);
+	ctl_adds(&req, "value", o.pos[2]);
+	rc = cli_call(o.data, &req, NULL);
+	cli_opts_release(&o);
+	return rc;
+}
+
+int cmd_del(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct ctl_msg req;
+	int rc = cli_parse(argc, argv, "data", 2, 2, &o);
+
+	if (rc)
+		return rc;
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "del");
+	ctl_adds(&req, "table", o.pos[0]);
+	ctl_adds(&req, "key", o.pos[1]);
+	rc = cli_call(o.data, &req, NULL);
+	cli_opts_release(&o);
+	return rc;
+}
+
+struct row_print {
+	const struct cli_opts *o;
+	int value_only;
+};
+
+static int print_row(void *arg, const char *k, uint32_t kl, const char *v, uint32_t vl)
+{
+	struct row_print *p = arg;
+
+	if (p->value_only) {
+		if (p->o->hex)
+			cli_put_hex(stdout, v, vl);
+		else
+			cli_put_escaped(stdout, v, vl);
+	} else if (p->o->json) {
+		json_object *j = json_object_new_object();
+		char *ks = cli_escape(k, kl, p->o->hex), *vs = cli_escape(v, vl, p->o->hex);
+
+		json_object_object_add(j, "key", json_object_new_string(ks));
+		json_object_object_add(j, "value", json_object_new_string(vs));
+		fputs(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN), stdout);
+		json_object_put(j);
+		free(ks);
+		free(vs);
+	} else {
+		if (p->o->hex)
+			cli_put_hex(stdout, k, kl);
+		else
+			cli_put_escaped(stdout, k, kl);
+		fputc('\t', stdout);
+		if (p->o->hex)
+			cli_put_hex(stdout, v, vl);
+		else
+			cli_put_escaped(stdout, v, vl);
+	}
+	fputc('\n', stdout);
+	return ferror(stdout) ? -ECANCELED : 0;
+}
+
+int cmd_get(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct ctl_msg req;
+	struct row_print p = {.value_only = 1};
+	struct cli_reply r = {.on_row = print_row, .arg = &p};
+	char at[24];
+	int rc = cli_parse(argc, argv, "data at snapshot hex", 2, 2, &o);
+
+	if (rc)
+		return rc;
+	p.o = &o;
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "get");
+	ctl_adds(&req, "table", o.pos[0]);
+	ctl_adds(&req, "key", o.pos[1]);
+	rc = add_read_time(&req, &o, at, sizeof(at));
+	if (!rc)
+		rc = cli_call(o.data, &req, &r);
+	cli_opts_release(&o);
+	return rc;
+}
+
+int cmd_scan(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct ctl_msg req;
+	struct row_print p = {0};
+	struct cli_reply r = {.on_row = print_row, .arg = &p};
+	char at[24], limit[24];
+	int rc = cli_parse(argc, argv, "data prefix limit at snapshot json hex", 1, 1, &o);
+
+	if (rc)
+		return rc;
+	p.o = &o;
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "scan");
+	ctl_adds(&req, "table", o.pos[0]);
+	if (o.prefix)
+		ctl_adds(&req, "prefix", o.prefix);
+	snprintf(limit, sizeof(limit), "%" PRIu64, o.limit);
+	ctl_adds(&req, "limit", limit);
+	rc = add_read_time(&req, &o, at, sizeof(at));
+	if (!rc)
+		rc = cli_call(o.data, &req, &r);
+	cli_opts_release(&o);
+	return rc;
+}
+
+static int print_progress(void *arg, uint64_t done, uint64_t total)
+{
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "\rloaded %" PRIu64 "/%" PRIu64 " rows (%d%%)", done, total,
+			total ? (int)(done * 100 / total) : 100);
+	return 0;
+}
+
+int cmd_load(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct ctl_msg req;
+	struct cli_reply r = {.on_progress = print_progress};
+	char rows[24], vsize[24], seed[24];
+	int rc = cli_parse(argc, argv, "data rows value-size seed", 1, 1, &o);
+
+	if (rc)
+		return rc;
+	if (!o.rows) {
+		cli_opts_release(&o);
+		return cli_error(-EINVAL, "load: --rows N is required (N > 0)");
+	}
+	snprintf(rows, sizeof(rows), "%" PRIu64, o.rows);
+	snprintf(vsize, sizeof(vsize), "%" PRIu64, o.value_size ? o.value_size : 100);
+	snprintf(seed, sizeof(seed), "%" PRIu64, o.seed);
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "load");
+	ctl_adds(&req, "table", o.pos[0]);
+	ctl_adds(&req, "rows", rows);
+	ctl_adds(&req, "value_size", vsize);
+	ctl_adds(&req, "seed", seed);
+	rc = cli_call(o.data, &req, &r);
+	if (isatty(STDERR_FILENO))
+		fputc('\n', stderr);
+	if (rc == EXIT_OK)
+		printf("snapfs: loaded %" PRIu64 " rows into '%s'\n", o.rows, o.pos[0]);
+	cli_opts_release(&o);
+	return rc;
+}
+
+/* ---- daemon side ---- */
+
+static int key_arg(const struct ctl_msg *req, const char **key, uint32_t *klen, struct errbuf *e)
+{
+	*key = ctl_get(req, "key", klen);
+	return *key ? 0 : err_set(e, -EINVAL, "request: argument 'key' missing");
+}
+
+int srv_put(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
+{
+	char *table = NULL;
+	const char *key, *val;
+	uint32_t klen, vlen;
+	int rc = srv_arg(req, "table", &table, e);
+
+	if (!rc)
+		rc = key_arg(req, &key, &klen, e);
+	if (!rc && !(val = ctl_get(req, "value", &vlen)))
+		rc = err_set(e, -EINVAL, "request: argument 'value' missing");
+	if (!rc)
+		rc = store_put(&d->store, table, key, klen, val, vlen, e);
+	free(table);
+	return rc;
+}
+
+int srv_del(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
+{
+	char *table = NULL;
+	const char *key;
+	uint32_t klen;
+	int rc = srv_arg(req, "table", &table, e);
+
+	if (!rc)
+		rc = key_arg(req, &key, &klen, e);
+	if (!rc)
+		rc = store_del(&d->store, table, key, klen, e);
+	free(table);
+	return rc;
+}
+
+/* at: 0 = now; or the "at" argument; snapshot id in *snap (malloc'ed). */
+static int read_time(const struct ctl_msg *req, uint64_t *at, char **snap, struct errbuf *e)
+{
+	int rc = srv_arg_u64(req, "at", at, e);
+
+	*snap = NULL;
+	if (rc == -ENOENT) {
+		*at = 0;
+		rc = 0;
+	}
+	if (!rc && ctl_get(req, "snapshot", NULL))
+		rc = srv_arg(req, "snapshot", snap, e);
+	return rc;
+}
+
+int srv_get(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
+{
+	char *table = NULL, *snap = NULL, *val = NULL;
+	const char *key = NULL;
+	uint32_t klen;
+	size_t vlen = 0;
+	uint64_t at;
+	int rc = srv_arg(req, "table", &table, e);
+
+	if (!rc)
+		rc = key_arg(req, &key, &klen, e);
+	if (!rc)
+		rc = read_time(req, &at, &snap, e);
+	if (!rc && snap)
+		rc = snap_read_get(d->snaps, snap, table, key, klen, &val, &vlen, e);
+	else if (!rc)
+		rc = store_get(&d->store, table, key, klen, at, &val, &vlen, e);
+	if (rc == -ENOENT && !e->msg[0])
+		err_set(e, rc, "key '%.*s' in '%s': not found", (int)(klen > 200 ? 200 : klen),
+			key, table);
+	if (!rc)
+		rc = srv_send_row(fd, key, klen, val, vlen);
+	free(val);
+	free(snap);
+	free(table);
+	return rc;
+}
+
+static int send_row_cb(void *arg, const char *k, size_t kl, const char *v, size_t vl)
+{
+	return srv_send_row(*(int *)arg, k, kl, v, vl);
+}
+
+int srv_scan(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
+{
+	char *table = NULL, *snap = NULL;
+	const char *prefix;
+	uint32_t plen = 0;
+	uint64_t at, limit = 0;
+	int rc = srv_arg(req, "table", &table, e);
+
+	prefix = ctl_get(req, "prefix", &plen);
+	if (!rc)
+		rc = read_time(req, &at, &snap, e);
+	if (!rc && srv_arg_u64(req, "limit", &limit, e) == -EINVAL)
+		rc = -EINVAL;
+	if (!rc && snap)
+		rc = snap_read_scan(d->snaps, snap, table, prefix, plen, limit, send_row_cb, &fd,
+				    e);
+	else if (!rc)
+		rc = store_scan(&d->store, table, prefix, plen, limit, at, send_row_cb, &fd, e);
+	free(snap);
+	free(table);
+	return rc;
+}
+
+struct load_ctx {
+	int fd;
+	int64_t last_us;
+};
+
+static int load_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct load_ctx *c = arg;
+	int64_t now = hlc_wall_us();
+	struct ctl_msg m;
+	char d[24], t[24];
+
+	if (done < total && now - c->last_us < 200000)
+		return 0;
+	c->last_us = now;
+	snprintf(d, sizeof(d), "%" PRIu64, done);
+	snprintf(t, sizeof(t), "%" PRIu64, total);
+	ctl_msg_init(&m, CTL_PROGRESS);
+	ctl_adds(&m, "done", d);
+	ctl_adds(&m, "total", t);
+	return ctl_send(c->fd, &m);
+}
+
+int srv_load(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
+{
+	struct load_ctx c = {.fd = fd};
+	char *table = NULL;
+	uint64_t rows = 0, vsize = 100, seed = 0;
+	int rc = srv_arg(req, "table", &table, e);
+
+	if (!rc)
+		rc = srv_arg_u64(req, "rows", &rows, e);
+	if (!rc && srv_arg_u64(req, "value_size", &vsize, e) == -EINVAL)
+		rc = -EINVAL;
+	if (!rc && srv_arg_u64(req, "seed", &seed, e) == -EINVAL)
+		rc = -EINVAL;
+	if (rc == -ENOENT)
+		rc = err_set(e, -EINVAL, "load: --rows missing");
+	if (!rc && vsize > VALUE_MAX)
+		rc = err_set(e, -EINVAL, "load: --value-size %" PRIu64 ": the limit is %u", vsize,
+			     VALUE_MAX);
+	if (!rc)
+		rc = store_load(&d->store, table, rows, (uint32_t)vsize, seed, load_progress, &c,
+				e);
+	if (!rc)
+		dlog("loaded %" PRIu64 " rows into '%s'", rows, table);
+	free(table);
+	return rc;
+}

@@ -1,0 +1,217 @@
+/*
+ * cmd_snapshot: snapshot create | list | delete | export, both ends.
+ */
+#include "snapfs.h"
+
+#include "fsutil.h"
+#include "snap.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void human_bytes(uint64_t b, char *buf, size_t len)
+{
+	const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)b;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static int print_list(void *arg, json_object *arr)
+{
+	const struct cli_opts *o = arg;
+	size_t n = json_object_array_length(arr);
+
+	if (o->json) {
+		for (size_t i = 0; i < n; i++)
+			puts(json_object_to_json_string_ext(json_object_array_get_idx(arr, i),
+							    JSON_C_TO_STRING_PLAIN));
+		return 0;
+	}
+	printf("%-32s  %-9s  %-27s  %-12s  %10s  %s\n", "ID", "STATE", "TIME", "KEYSPACE", "BYTES",
+	       "TABLES");
+	for (size_t i = 0; i < n; i++) {
+		json_object *s = json_object_array_get_idx(arr, i), *v, *tabs;
+		char bytes[32];
+
+		json_object_object_get_ex(s, "bytes", &v);
+		human_bytes(json_object_get_uint64(v), bytes, sizeof(bytes));
+		printf("%-32s", json_object_get_string(json_object_object_get(s, "id")));
+		printf("  %-9s", json_object_get_string(json_object_object_get(s, "state")));
+		printf("  %-27s", json_object_get_string(json_object_object_get(s, "time")));
+		printf("  %-12s", json_object_get_string(json_object_object_get(s, "keyspace")));
+		printf("  %10s  ", bytes);
+		tabs = json_object_object_get(s, "tables");
+		for (size_t j = 0; j < json_object_array_length(tabs); j++)
+			printf("%s%s", j ? "," : "",
+			       json_object_get_string(json_object_array_get_idx(tabs, j)));
+		putchar('\n');
+	}
+	return 0;
+}
+
+static int print_id(void *arg, json_object *o)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(o, "id", &v))
+		puts(json_object_get_string(v));
+	return 0;
+}
+
+static int write_export(void *arg, json_object *o)
+{
+	const char *file = arg;
+	json_object *v;
+	const char *text;
+
+	if (!json_object_object_get_ex(o, "snapshot_json", &v))
+		return -EBADMSG;
+	text = json_object_get_string(v);
+	if (!strcmp(file, "-")) {
+		fputs(text, stdout);
+		return 0;
+	}
+	if (fs_write_atomic(file, text, strlen(text), 0644)) {
+		cli_error(-EIO, "export file '%s': cannot write", file);
+		return -ECANCELED;
+	}
+	return 0;
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+	struct cli_opts o;
+	struct ctl_msg req;
+	struct cli_reply r = {0};
+	const char *sub = argc > 1 ? argv[1] : "";
+	int rc;
+
+	ctl_msg_init(&req, CTL_REQ);
+	if (!strcmp(sub, "create")) {
+		rc = cli_parse(argc - 1, argv + 1, "data", 1, CTL_MAX_FIELDS - 2, &o);
+		if (rc)
+			return rc;
+		ctl_adds(&req, "verb", "snapshot.create");
+		ctl_adds(&req, "keyspace", o.pos[0]);
+		for (int i = 1; i < o.npos; i++)
+			ctl_adds(&req, "table", o.pos[i]);
+		r.on_json = print_id;
+	} else if (!strcmp(sub, "list")) {
+		rc = cli_parse(argc - 1, argv + 1, "data json", 0, 0, &o);
+		if (rc)
+			return rc;
+		ctl_adds(&req, "verb", "snapshot.list");
+		r.on_json = print_list;
+		r.arg = &o;
+	} else if (!strcmp(sub, "delete")) {
+		rc = cli_parse(argc - 1, argv + 1, "data", 1, 1, &o);
+		if (rc)
+			return rc;
+		ctl_adds(&req, "verb", "snapshot.delete");
+		ctl_adds(&req, "id", o.pos[0]);
+	} else if (!strcmp(sub, "export")) {
+		rc = cli_parse(argc - 1, argv + 1, "data", 2, 2, &o);
+		if (rc)
+			return rc;
+		ctl_adds(&req, "verb", "snapshot.export");
+		ctl_adds(&req, "id", o.pos[0]);
+		r.on_json = write_export;
+		r.arg = o.pos[1];
+	} else {
+		return cli_error(-EINVAL,
+				 "snapshot: sub-command '%s' unknown (create, list, delete, export)",
+				 sub);
+	}
+	rc = cli_call(o.data, &req, &r);
+	if (rc == EXIT_OK && !strcmp(sub, "delete"))
+		printf("snapfs: snapshot '%s' deleted\n", o.pos[0]);
+	cli_opts_release(&o);
+	return rc;
+}
+
+int srv_snapshot_create(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
+{
+	char *ks = NULL, *tables[CTL_MAX_FIELDS], id[ID_LEN + 1];
+	size_t n = 0;
+	json_object *o;
+	int rc = srv_arg(req, "keyspace", &ks, e);
+
+	for (unsigned i = 0; !rc && i < req->n; i++) {
+		if (strcmp(req->f[i].name, "table"))
+			continue;
+		tables[n] = xmalloc(req->f[i].len + 1);
+		memcpy(tables[n], req->f[i].val, req->f[i].len);
+		tables[n][req->f[i].len] = '\0';
+		if (!name_valid(tables[n]))
+			rc = err_set(e, -EINVAL, "table '%s': not a valid name", tables[n]);
+		n++;
+	}
+	if (!rc)
+		rc = snap_create(d->snaps, ks, tables, n, id, e);
+	if (!rc) {
+		dlog("snapshot '%s' of keyspace '%s' COMPLETE", id, ks);
+		o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_string(id));
+		rc = srv_send_json(fd, o);
+		json_object_put(o);
+	} else if (ks) {
+		dlog("snapshot of keyspace '%s' failed: %s", ks, e->msg);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(tables[i]);
+	free(ks);
+	return rc;
+}
+
+int srv_snapshot_list(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
+{
+	json_object *arr = NULL;
+	int rc = snap_list(d->snaps, &arr, e);
+
+	if (!rc)
+		rc = srv_send_json(fd, arr);
+	json_object_put(arr);
+	return rc;
+}
+
+int srv_snapshot_delete(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
+{
+	char *id = NULL;
+	int rc = srv_arg(req, "id", &id, e);
+
+	if (!rc)
+		rc = snap_delete(d->snaps, id, e);
+	if (!rc)
+		dlog("snapshot '%s' deleted", id);
+	free(id);
+	return rc;
+}
+
+int srv_snapshot_export(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
+{
+	char *id = NULL, *json = NULL;
+	size_t len = 0;
+	json_object *o;
+	int rc = srv_arg(req, "id", &id, e);
+
+	if (!rc)
+		rc = snap_export(d->snaps, id, &json, &len, e);
+	if (!rc) {
+		o = json_object_new_object();
+		json_object_object_add(o, "snapshot_json", json_object_new_string_len(json, (int)len));
+		rc = srv_send_json(fd, o);
+		json_object_put(o);
+	}
+	free(json);
+	free(id);
+	return rc;
+}

@@ -1,0 +1,571 @@
+/*
+ * daemon: `snapfs serve`. Owns DATA for the life of the process.
+ *
+ * Start-up, in order: detach (fork before any thread, the parent waits for
+ * a readiness line on a pipe so `snapfs serve` returns only once the
+ * socket answers), lock DATA (flock on DATA/snapfs.lock holding our pid: a
+ * second serve is refused with the holder's pid), block the signals in
+ * every thread (they arrive on a signalfd in the accept loop), open the
+ * store, repair what a crash left (snapshots module), listen on
+ * DATA/snapfs.sock (0600), mount the view, report ready.
+ *
+ * Clients: one thread per connection (at most MAX_CLIENTS), each reading
+ * requests until the peer closes. A malformed frame closes that connection
+ * after an error reply; nothing a client sends reaches beyond its thread.
+ *
+ * Shut-down (SIGTERM, SIGINT, `snapfs stop`): stop accepting, shut every
+ * client socket down and wait for their threads, unmount, flush and close
+ * every RocksDB, remove the socket, release the lock.
+ */
+#include "snapfs.h"
+
+#include "fsutil.h"
+#include "snap.h"
+#include "view_glue.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CLIENTS 128
+
+void dlog(const char *fmt, ...)
+{
+	char ts[40];
+	va_list ap;
+
+	hlc_format_rfc3339(hlc_wall_us(), 0, ts, sizeof(ts));
+	flockfile(stderr);
+	fprintf(stderr, "%s snapfs[%d]: ", ts, (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	funlockfile(stderr);
+	fflush(stderr);
+}
+
+void daemon_request_stop(struct daemon *d)
+{
+	char c = 's';
+
+	if (write(d->wake[1], &c, 1) < 0) {
+		/* the pipe is full: a stop is already pending */
+	}
+}
+
+/* ---- reply helpers ---- */
+
+int srv_send_json(int fd, json_object *o)
+{
+	struct ctl_msg m;
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+
+	ctl_msg_init(&m, CTL_JSON);
+	ctl_adds(&m, "json", s);
+	return ctl_send(fd, &m);
+}
+
+int srv_send_text(int fd, const char *text)
+{
+	struct ctl_msg m;
+
+	ctl_msg_init(&m, CTL_TEXT);
+	ctl_adds(&m, "text", text);
+	return ctl_send(fd, &m);
+}
+
+int srv_send_row(int fd, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct ctl_msg m;
+
+	ctl_msg_init(&m, CTL_ROW);
+	ctl_add(&m, "key", key, klen);
+	ctl_add(&m, "value", val, vlen);
+	return ctl_send(fd, &m);
+}
+
+int srv_arg(const struct ctl_msg *req, const char *name, char **out, struct errbuf *e)
+{
+	uint32_t len;
+	const char *v = ctl_get(req, name, &len);
+
+	*out = NULL;
+	if (!v)
+		return err_set(e, -EINVAL, "request: argument '%s' missing", name);
+	if (memchr(v, '\0', len))
+		return err_set(e, -EINVAL, "request: argument '%s' holds a NUL byte", name);
+	*out = ctl_dup(req, name);
+	return 0;
+}
+
+int srv_arg_u64(const struct ctl_msg *req, const char *name, uint64_t *v, struct errbuf *e)
+{
+	int rc = ctl_getu64(req, name, v);
+
+	if (rc == -EINVAL)
+		return err_set(e, -EINVAL, "request: argument '%s' is not a number", name);
+	return rc;
+}
+
+/* The verbs the daemon answers, one handler each (cmd_*.c). */
+const struct srv_verb srv_verbs[] = {
+	{"status", srv_status},
+	{"stop", srv_stop},
+	{"table.create", srv_table_create},
+	{"table.list", srv_table_list},
+	{"table.drop", srv_table_drop},
+	{"put", srv_put},
+	{"get", srv_get},
+	{"del", srv_del},
+	{"scan", srv_scan},
+	{"load", srv_load},
+	{"snapshot.create", srv_snapshot_create},
+	{"snapshot.list", srv_snapshot_list},
+	{"snapshot.delete", srv_snapshot_delete},
+	{"snapshot.export", srv_snapshot_export},
+	{NULL, NULL},
+};
+
+/* ---- clients ---- */
+
+struct client {
+	struct daemon *d;
+	int fd;
+	int slot;
+};
+
+static int send_end(int fd, int rc, const char *msg)
+{
+	struct ctl_msg m;
+	char code[8];
+
+	snprintf(code, sizeof(code), "%d", errbuf_exit_code(rc));
+	ctl_msg_init(&m, CTL_END);
+	ctl_adds(&m, "code", code);
+	if (rc < 0 && msg && *msg)
+		ctl_adds(&m, "error", msg);
+	return ctl_send(fd, &m);
+}
+
+static int dispatch(struct daemon *d, const struct ctl_msg *req, int fd)
+{
+	struct errbuf e = {{0}};
+	char *verb = NULL;
+	int rc;
+
+	if (req->type != CTL_REQ) {
+		rc = err_set(&e, -EINVAL, "request: not a request frame");
+		goto out;
+	}
+	rc = srv_arg(req, "verb", &verb, &e);
+	if (rc)
+		goto out;
+	rc = err_set(&e, -EINVAL, "request: verb '%s' unknown", verb);
+	for (const struct srv_verb *v = srv_verbs; v->verb; v++) {
+		if (strcmp(v->verb, verb))
+			continue;
+		e.msg[0] = '\0';
+		rc = v->fn(d, req, fd, &e);
+		if (rc < 0 && !e.msg[0])
+			err_set(&e, rc, "%s: %s", verb, strerror(-rc));
+		break;
+	}
+out:
+	free(verb);
+	return send_end(fd, rc, e.msg);
+}
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+	struct ctl_msg req;
+	int rc;
+
+	ctl_msg_init(&req, 0);
+	for (;;) {
+		rc = ctl_recv(c->fd, &req);
+		if (rc == -EPIPE || rc == -ECONNRESET)
+			break;
+		if (rc) {
+			const char *why = rc == -EMSGSIZE ? "frame too large"
+					  : rc == -EPROTO ? "unsupported protocol version"
+							  : "malformed frame";
+
+			send_end(c->fd, -EINVAL, why);
+			break;
+		}
+		if (dispatch(c->d, &req, c->fd))
+			break;
+	}
+	ctl_msg_release(&req);
+	pthread_mutex_lock(&c->d->clients_lock);
+	c->d->client_fds[c->slot] = -1;
+	c->d->nclients--;
+	pthread_cond_broadcast(&c->d->clients_cond);
+	pthread_mutex_unlock(&c->d->clients_lock);
+	close(c->fd);
+	free(c);
+	return NULL;
+}
+
+static void accept_client(struct daemon *d, int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	struct client *c;
+	pthread_t th;
+	pthread_attr_t attr;
+	int slot = -1;
+
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&d->clients_lock);
+	for (int i = 0; i < MAX_CLIENTS && slot < 0; i++)
+		if (d->client_fds[i] < 0)
+			slot = i;
+	if (slot >= 0) {
+		d->client_fds[slot] = fd;
+		d->nclients++;
+	}
+	pthread_mutex_unlock(&d->clients_lock);
+	if (slot < 0) {
+		send_end(fd, -EBUSY, "daemon: too many clients, try again");
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->d = d;
+	c->fd = fd;
+	c->slot = slot;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, client_main, c)) {
+		pthread_mutex_lock(&d->clients_lock);
+		d->client_fds[slot] = -1;
+		d->nclients--;
+		pthread_mutex_unlock(&d->clients_lock);
+		close(fd);
+		free(c);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void close_clients(struct daemon *d)
+{
+	pthread_mutex_lock(&d->clients_lock);
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (d->client_fds[i] >= 0)
+			shutdown(d->client_fds[i], SHUT_RDWR);
+	while (d->nclients)
+		pthread_cond_wait(&d->clients_cond, &d->clients_lock);
+	pthread_mutex_unlock(&d->clients_lock);
+}
+
+/* ---- start-up ---- */
+
+static int lock_data(const char *data, int *lockfd, struct errbuf *e)
+{
+	char *path = fs_path("%s/snapfs.lock", data);
+	char buf[32];
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644), n, rc = 0;
+
+	if (fd < 0) {
+		rc = err_set(e, -errno, "lock file '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		n = (int)pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		rc = err_set(e, -EBUSY, "data directory '%s': already served by pid %s", data,
+			     buf[0] ? buf : "?");
+		close(fd);
+		goto out;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		rc = err_set(e, -errno, "lock file '%s': %s", path, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	*lockfd = fd;
+out:
+	free(path);
+	return rc;
+}
+
+static int listen_socket(const char *data, int *out, struct errbuf *e)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char *path = ctl_socket_path(data);
+	int fd = -1, rc = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		rc = err_set(e, -ENAMETOOLONG, "socket '%s': path too long", path);
+		goto out;
+	}
+	strcpy(sa.sun_path, path);
+	unlink(path); /* we hold the lock: any socket here is stale */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || fchmod(fd, 0600) < 0) {
+		rc = err_set(e, -errno, "socket '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	{
+		mode_t old = umask(077);
+
+		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		umask(old);
+	}
+	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+		rc = err_set(e, -errno, "socket '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	*out = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}
+
+static void notify(int fd, int rc, const char *msg)
+{
+	char buf[ERRBUF_MAX + 16];
+	int n;
+
+	if (fd < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "%d %s\n", rc, msg);
+	if (write(fd, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1)) < 0) {
+		/* the parent is gone: nothing to tell */
+	}
+	close(fd);
+}
+
+/* Parent side of detaching: waits for the child's readiness line. */
+static int wait_ready(int rfd, pid_t pid, const char *data)
+{
+	char buf[ERRBUF_MAX + 16] = {0};
+	size_t got = 0;
+	ssize_t n;
+	int rc;
+
+	while (got < sizeof(buf) - 1 && (n = read(rfd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(rfd);
+	if (!got) {
+		fprintf(stderr, "snapfs: error: daemon for '%s' died while starting (see %s/snapfs.log)\n",
+			data, data);
+		return EXIT_INTERNAL;
+	}
+	rc = atoi(buf);
+	if (rc) {
+		char *msg = strchr(buf, ' ');
+
+		if (msg)
+			msg[strcspn(msg, "\n")] = '\0';
+		fprintf(stderr, "snapfs: error: %s\n", msg ? msg + 1 : "daemon failed to start");
+		return errbuf_exit_code(rc);
+	}
+	printf("snapfs: serving '%s' (pid %d, log %s/snapfs.log)\n", data, (int)pid, data);
+	return EXIT_OK;
+}
+
+static int detach(const char *data, int *notify_fd)
+{
+	int p[2];
+	pid_t pid;
+	char *log;
+	int fd;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		exit(wait_ready(p[0], pid, data));
+	}
+	close(p[0]);
+	setsid();
+	log = fs_path("%s/snapfs.log", data);
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	free(log);
+	if (fd >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	fd = open("/dev/null", O_RDONLY);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		close(fd);
+	}
+	*notify_fd = p[1];
+	return 0;
+}
+
+static void serve_loop(struct daemon *d, int lfd, int sfd)
+{
+	struct pollfd pf[3] = {
+		{.fd = lfd, .events = POLLIN},
+		{.fd = sfd, .events = POLLIN},
+		{.fd = d->wake[0], .events = POLLIN},
+	};
+
+	for (;;) {
+		if (poll(pf, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			dlog("poll: %s", strerror(errno));
+			return;
+		}
+		if (pf[1].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				dlog("signal %d: shutting down", (int)si.ssi_signo);
+				return;
+			}
+		}
+		if (pf[2].revents) {
+			dlog("stop requested: shutting down");
+			return;
+		}
+		if (pf[0].revents)
+			accept_client(d, lfd);
+	}
+}
+
+int daemon_serve(const char *data, const char *mountpoint, int foreground, int allow_other)
+{
+	struct daemon d;
+	struct errbuf e = {{0}};
+	sigset_t mask;
+	int lockfd = -1, lfd = -1, sfd = -1, notify_fd = -1, rc = 0, store_open_ok = 0;
+	char *sock = ctl_socket_path(data);
+	struct stat st;
+
+	memset(&d, 0, sizeof(d));
+	d.data = xstrdup(data);
+	d.mountpoint = mountpoint ? xstrdup(mountpoint) : NULL;
+	d.allow_other = allow_other;
+	d.wake[0] = d.wake[1] = -1;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		d.client_fds[i] = -1;
+	pthread_mutex_init(&d.clients_lock, NULL);
+	pthread_cond_init(&d.clients_cond, NULL);
+
+	if (stat(data, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		rc = err_set(&e, -ENOENT, "data directory '%s': not found (run 'snapfs init')", data);
+		goto out;
+	}
+	if (!foreground) {
+		rc = detach(data, &notify_fd);
+		if (rc) {
+			err_set(&e, rc, "serve: cannot detach: %s", strerror(-rc));
+			goto out;
+		}
+	}
+	rc = lock_data(data, &lockfd, &e);
+	if (rc)
+		goto out;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0 || pipe2(d.wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		rc = err_set(&e, -errno, "serve: %s", strerror(errno));
+		goto out;
+	}
+	dlog("starting on '%s'", data);
+	d.started_us = hlc_wall_us();
+	rc = daemon_startup_restore(&d, &e);
+	if (rc)
+		goto out;
+	rc = store_open(&d.store, data, &e);
+	if (rc)
+		goto out;
+	store_open_ok = 1;
+	rc = snapshots_open(&d.snaps, &d.store, &e);
+	if (rc)
+		goto out;
+	rc = listen_socket(data, &lfd, &e);
+	if (rc)
+		goto out;
+	if (d.mountpoint) {
+		rc = daemon_view_start(&d, &e);
+		if (rc)
+			goto out;
+	}
+	dlog("ready: socket '%s'%s%s", sock, d.mountpoint ? ", mount " : "",
+	     d.mountpoint ? d.mountpoint : "");
+	if (foreground)
+		fprintf(stdout, "snapfs: serving '%s' (pid %d)\n", data, (int)getpid());
+	fflush(stdout);
+	notify(notify_fd, 0, "ok");
+	notify_fd = -1;
+	snapshots_start_background(d.snaps);
+	serve_loop(&d, lfd, sfd);
+out:
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(sock);
+	}
+	close_clients(&d);
+	if (d.snaps)
+		snapshots_stop_background(d.snaps);
+	daemon_view_stop(&d);
+	if (d.snaps)
+		snapshots_close(d.snaps);
+	if (store_open_ok) {
+		pthread_rwlock_rdlock(&d.store.lock);
+		for (size_t i = 0; i < d.store.ntables; i++)
+			for (unsigned j = 0; j < d.store.tables[i]->ntablets; j++)
+				tablet_flush(&d.store.tables[i]->tablets[j].db, NULL);
+		pthread_rwlock_unlock(&d.store.lock);
+		store_close(&d.store);
+	}
+	if (rc) {
+		dlog("error: %s", e.msg);
+		if (notify_fd >= 0)
+			notify(notify_fd, rc, e.msg);
+		else
+			fprintf(stderr, "snapfs: error: %s\n", e.msg);
+	} else {
+		dlog("stopped");
+	}
+	if (sfd >= 0)
+		close(sfd);
+	if (d.wake[0] >= 0) {
+		close(d.wake[0]);
+		close(d.wake[1]);
+	}
+	if (lockfd >= 0)
+		close(lockfd); /* releases the flock last: stop waits on it */
+	pthread_mutex_destroy(&d.clients_lock);
+	pthread_cond_destroy(&d.clients_cond);
+	free(d.data);
+	free(d.mountpoint);
+	free(sock);
+	return errbuf_exit_code(rc);
+}

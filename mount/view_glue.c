@@ -1,0 +1,104 @@
+/*
+ * view_glue: feeds the FUSE view from the snapshot module (see
+ * view_glue.h). The list callback runs in the view's own context; the
+ * listener runs in the thread that changed the snapshot set.
+ */
+#include "view_glue.h"
+
+#include "fsutil.h"
+#include "snap.h"
+#include "view.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int list_cb(void *arg, struct view_catalog *out)
+{
+	struct daemon *d = arg;
+	struct snap_info *v = NULL;
+	size_t n = 0;
+	int rc = snap_complete_list(d->snaps, &v, &n);
+
+	if (rc)
+		return rc;
+	out->snaps = xcalloc(n, sizeof(*out->snaps));
+	out->nsnaps = n;
+	for (size_t i = 0; i < n; i++) {
+		struct view_snapshot *s = &out->snaps[i];
+		const struct manifest *m = &v[i].m;
+		size_t k = 0;
+
+		strcpy(s->id, v[i].id);
+		s->wall_us = v[i].wall_us;
+		s->keyspace = xstrdup(m->keyspace);
+		s->meta_dir = xstrdup(v[i].meta_dir);
+		s->ndirs = v[i].ntablet_dirs;
+		s->dirs = xcalloc(s->ndirs, sizeof(*s->dirs));
+		s->ntables = m->ntables;
+		s->tables = xcalloc(m->ntables, sizeof(char *));
+		for (size_t a = 0; a < m->ntables; a++) {
+			s->tables[a] = xstrdup(m->tables[a].name);
+			for (size_t b = 0; b < m->tables[a].ntablets; b++, k++) {
+				s->dirs[k].rel = manifest_tablet_dir(m, &m->tables[a],
+								     &m->tables[a].tablets[b]);
+				s->dirs[k].src = xstrdup(v[i].tablet_dirs[k]);
+			}
+		}
+	}
+	snap_info_free(v, n);
+	return 0;
+}
+
+static void changed(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->view)
+		view_changed(d->view);
+}
+
+int daemon_view_start(struct daemon *d, struct errbuf *e)
+{
+	struct view_opts o = {
+		.mountpoint = d->mountpoint,
+		.allow_other = d->allow_other,
+		.debug = getenv("SNAPFS_FUSE_DEBUG") != NULL,
+	};
+	int rc = view_start(&d->view, &o, list_cb, d, e);
+
+	if (!rc)
+		snapshots_set_listener(d->snaps, changed, d);
+	return rc;
+}
+
+void daemon_view_stop(struct daemon *d)
+{
+	if (!d->view)
+		return;
+	if (d->snaps)
+		snapshots_set_listener(d->snaps, NULL, NULL);
+	view_stop(d->view);
+	d->view = NULL;
+}
+
+int daemon_startup_restore(struct daemon *d, struct errbuf *e)
+{
+	char *marker = fs_path("%s/_restore", d->data);
+	char *dir = fs_path("%s/restore", d->data);
+	struct stat st;
+	int has_marker = lstat(marker, &st) == 0, has_dir = lstat(dir, &st) == 0, rc = 0;
+
+	if (has_marker)
+		rc = err_set(e, -EPERM,
+			     "restore marker '%s': restore by marker is not implemented in this version; "
+			     "remove the marker to start",
+			     marker);
+	else if (has_dir)
+		dlog("warning: '%s' exists but there is no '_restore' marker: ignored", dir);
+	free(marker);
+	free(dir);
+	return rc;
+}

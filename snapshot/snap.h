@@ -1,0 +1,86 @@
+/*
+ * snap: consistent snapshots of a keyspace at one hybrid time, after
+ * YugabyteDB: the cut (an instant under the store's write barrier), a
+ * flushed RocksDB checkpoint per tablet, SNAPSHOT.json and SHA256SUMS in
+ * DATA/snapshots/<id>/, and the record in the catalog whose state goes
+ * CREATING -> COMPLETE or FAILED, and DELETING -> gone.
+ *
+ * Crash safety: the CREATING record is written before any directory, so
+ * snapshots_open() knows what to remove; COMPLETE is written last. A
+ * listener (the FUSE view) hears of every change to the COMPLETE set.
+ *
+ * Crash injection for tests: SNAPFS_CRASH_AT=<point> aborts the process at
+ * that named point (see snap_crash_point()).
+ */
+#ifndef SNAPFS_SNAP_H
+#define SNAPFS_SNAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "errbuf.h"
+#include "manifest.h"
+#include "store.h"
+
+struct snapshots;
+
+/* Loads the records, repairs what a crash left (CREATING -> FAILED with its
+ * directories removed, DELETING finished), opens the hash cache. */
+int snapshots_open(struct snapshots **out, struct store *s, struct errbuf *e);
+void snapshots_close(struct snapshots *ss);
+
+/* Background work (schedules, retention); stop before close. */
+void snapshots_start_background(struct snapshots *ss);
+void snapshots_stop_background(struct snapshots *ss);
+
+/* Number of snapshot records (any state). */
+size_t snapshots_count(struct snapshots *ss);
+
+/* fn(arg) runs after every change of the COMPLETE set (outside locks). */
+void snapshots_set_listener(struct snapshots *ss, void (*fn)(void *), void *arg);
+
+/* Takes a snapshot of keyspace ks (all its tables, or the n named ones).
+ * Writes the new id into id. -ENOENT for an unknown keyspace or table,
+ * -EPERM for a keyspace without tables. */
+int snap_create(struct snapshots *ss, const char *ks, char *const *tables, size_t n,
+		char id[ID_LEN + 1], struct errbuf *e);
+
+/* Deletes a snapshot; -EBUSY while a read of it is in progress. */
+int snap_delete(struct snapshots *ss, const char *id, struct errbuf *e);
+
+/* JSON array of {id, state, keyspace, hybrid_time, time, tables, bytes}. */
+int snap_list(struct snapshots *ss, json_object **out, struct errbuf *e);
+
+/* The SNAPSHOT.json of a COMPLETE snapshot (malloc'ed text). */
+int snap_export(struct snapshots *ss, const char *id, char **json, size_t *len,
+		struct errbuf *e);
+
+/* Reads from a COMPLETE snapshot's checkpoints at its cut. */
+int snap_read_get(struct snapshots *ss, const char *id, const char *table, const void *key,
+		  size_t klen, char **val, size_t *vlen, struct errbuf *e);
+int snap_read_scan(struct snapshots *ss, const char *id, const char *table, const void *prefix,
+		   size_t plen, uint64_t limit, row_cb cb, void *arg, struct errbuf *e);
+
+/* A COMPLETE snapshot as the view needs it. */
+struct snap_info {
+	char id[ID_LEN + 1];
+	uint64_t hybrid_time;
+	int64_t wall_us;
+	char *meta_dir;        /* DATA/snapshots/<id> */
+	struct manifest m;     /* tables, tablets (file lists empty) */
+	char **tablet_dirs;    /* per tablet in manifest order: the checkpoint dir */
+	size_t ntablet_dirs;
+};
+int snap_complete_list(struct snapshots *ss, struct snap_info **out, size_t *n);
+void snap_info_free(struct snap_info *v, size_t n);
+
+/* Checkpoint directory of a tablet in a snapshot (malloc'ed). */
+char *snap_checkpoint_dir(const char *data, const char *table_id, const char *tablet_id,
+			  const char *snap_id);
+
+/* Aborts the process if $SNAPFS_CRASH_AT equals point (tests only). */
+void snap_crash_point(const char *point);
+
+#endif
