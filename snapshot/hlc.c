@@ -230,6 +230,10 @@ static int parse_rfc3339(const char *s, int64_t *us)
 	} else if (*p == '+' || *p == '-') {
 		int sign = *p == '-' ? -1 : 1, hh, mm;
 
+		/* exactly [+-]HH:MM: the p += 6 below must stay inside s */
+		if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) || p[3] != ':' ||
+		    !isdigit((unsigned char)p[4]) || !isdigit((unsigned char)p[5]))
+			return -EINVAL;
 		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
 			return -EINVAL;
 		off = sign * (hh * 3600 + mm * 60);
