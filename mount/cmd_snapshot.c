@@ -126,14 +126,26 @@ int cmd_snapshot(int argc, char **argv)
 		ctl_adds(&req, "id", o.pos[0]);
 		r.on_json = write_export;
 		r.arg = o.pos[1];
+	} else if (!strcmp(sub, "restore")) {
+		rc = cli_parse(argc - 1, argv + 1, "data table as", 1, 1, &o);
+		if (rc)
+			return rc;
+		ctl_adds(&req, "verb", "snapshot.restore");
+		ctl_adds(&req, "id", o.pos[0]);
+		if (o.table)
+			ctl_adds(&req, "table", o.table);
+		if (o.as)
+			ctl_adds(&req, "as", o.as);
 	} else {
 		return cli_error(-EINVAL,
-				 "snapshot: sub-command '%s' unknown (create, list, delete, export)",
+				 "snapshot: sub-command '%s' unknown (create, list, delete, export, restore)",
 				 sub);
 	}
 	rc = cli_call(o.data, &req, &r);
 	if (rc == EXIT_OK && !strcmp(sub, "delete"))
 		printf("snapfs: snapshot '%s' deleted\n", o.pos[0]);
+	if (rc == EXIT_OK && !strcmp(sub, "restore"))
+		printf("snapfs: snapshot '%s' restored\n", o.pos[0]);
 	cli_opts_release(&o);
 	return rc;
 }

@@ -136,6 +136,8 @@ const struct srv_verb srv_verbs[] = {
 	{"snapshot.list", srv_snapshot_list},
 	{"snapshot.delete", srv_snapshot_delete},
 	{"snapshot.export", srv_snapshot_export},
+	{"snapshot.restore", srv_snapshot_restore},
+	{"restore.list", srv_restore_list},
 	{NULL, NULL},
 };
 

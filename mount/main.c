@@ -27,7 +27,11 @@ static const struct cmd commands[] = {
 	 "scan KS.TABLE [--prefix P] [--limit N] [--at TIME | --snapshot ID] [--json] [--hex]"},
 	{"load", cmd_load, "load KS.TABLE --rows N [--value-size BYTES] [--seed S]"},
 	{"snapshot", cmd_snapshot,
-	 "snapshot create KS [TABLE...] | list [--json] | delete ID | export ID FILE"},
+	 "snapshot create KS [TABLE...] | list [--json] | delete ID | export ID FILE |\n"
+	 "                restore ID [--table KS.T] [--as KS.T2]"},
+	{"restore", cmd_restore, "restore list [--json] | restore --to TIME KS"},
+	{"verify", cmd_verify, "verify DIR                             check a backup tree, change nothing"},
+	{"dump", cmd_dump, "dump DIR --table KS.T [--hex]          read a table of a backup tree offline"},
 };
 
 static void usage(FILE *f)

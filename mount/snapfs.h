@@ -119,6 +119,9 @@ int cmd_del(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
 
 /* Daemon handlers. */
 int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
@@ -135,5 +138,7 @@ int srv_snapshot_create(struct daemon *d, const struct ctl_msg *req, int fd, str
 int srv_snapshot_list(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
 int srv_snapshot_delete(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
 int srv_snapshot_export(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
+int srv_snapshot_restore(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
+int srv_restore_list(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
 
 #endif

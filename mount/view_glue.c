@@ -6,6 +6,7 @@
 #include "view_glue.h"
 
 #include "fsutil.h"
+#include "restore.h"
 #include "snap.h"
 #include "view.h"
 
@@ -86,19 +87,11 @@ void daemon_view_stop(struct daemon *d)
 
 int daemon_startup_restore(struct daemon *d, struct errbuf *e)
 {
-	char *marker = fs_path("%s/_restore", d->data);
-	char *dir = fs_path("%s/restore", d->data);
-	struct stat st;
-	int has_marker = lstat(marker, &st) == 0, has_dir = lstat(dir, &st) == 0, rc = 0;
+	char *what = NULL;
+	int rc = restore_marker_run(d->data, &what, e);
 
-	if (has_marker)
-		rc = err_set(e, -EPERM,
-			     "restore marker '%s': restore by marker is not implemented in this version; "
-			     "remove the marker to start",
-			     marker);
-	else if (has_dir)
-		dlog("warning: '%s' exists but there is no '_restore' marker: ignored", dir);
-	free(marker);
-	free(dir);
+	if (what)
+		dlog("%s", what);
+	free(what);
 	return rc;
 }

@@ -861,6 +861,52 @@ int snap_read_scan(struct snapshots *ss, const char *id, const char *table, cons
 
 /* ---- for the view ---- */
 
+/* Fills v from r (caller holds ss->lock). */
+static void info_from_rec(struct snapshots *ss, const struct snap_rec *r, struct snap_info *v)
+{
+	struct manifest *m = &v->m;
+	size_t nt = 0;
+
+	memset(v, 0, sizeof(*v));
+	strcpy(v->id, r->id);
+	v->hybrid_time = r->ht;
+	v->wall_us = r->wall_us;
+	v->meta_dir = meta_dir(ss, r->id);
+	m->format_version = MANIFEST_FORMAT_VERSION;
+	strcpy(m->id, r->id);
+	m->hybrid_time = r->ht;
+	m->wall_us = r->wall_us;
+	m->keyspace = xstrdup(r->ks);
+	m->ntables = json_object_array_length(r->tables);
+	m->tables = xcalloc(m->ntables, sizeof(*m->tables));
+	for (size_t a = 0; a < m->ntables; a++) {
+		json_object *t, *tbs = tablets_of(r, a, &t);
+
+		nt += tbs ? json_object_array_length(tbs) : 0;
+	}
+	v->tablet_dirs = xcalloc(nt, sizeof(char *));
+	for (size_t a = 0; a < m->ntables; a++) {
+		json_object *t, *tbs = tablets_of(r, a, &t);
+		struct manifest_table *mt = &m->tables[a];
+
+		strcpy(mt->id, jstr(t, "id"));
+		mt->name = xstrdup(jstr(t, "name"));
+		mt->ntablets = tbs ? json_object_array_length(tbs) : 0;
+		mt->tablets = xcalloc(mt->ntablets, sizeof(*mt->tablets));
+		for (size_t b = 0; b < mt->ntablets; b++) {
+			json_object *tb = json_object_array_get_idx(tbs, b), *x;
+
+			strcpy(mt->tablets[b].id, jstr(tb, "id"));
+			if (json_object_object_get_ex(tb, "start", &x))
+				mt->tablets[b].start = (uint32_t)json_object_get_int64(x);
+			if (json_object_object_get_ex(tb, "end", &x))
+				mt->tablets[b].end = (uint32_t)json_object_get_int64(x);
+			v->tablet_dirs[v->ntablet_dirs++] =
+				snap_checkpoint_dir(ss->store->data, mt->id, mt->tablets[b].id, r->id);
+		}
+	}
+}
+
 int snap_complete_list(struct snapshots *ss, struct snap_info **out, size_t *nout)
 {
 	struct snap_info *v;
@@ -868,59 +914,52 @@ int snap_complete_list(struct snapshots *ss, struct snap_info **out, size_t *nou
 
 	pthread_mutex_lock(&ss->lock);
 	v = xcalloc(ss->n, sizeof(*v));
-	for (size_t i = 0; i < ss->n; i++) {
-		struct snap_rec *r = ss->recs[i];
-		struct manifest *m = &v[k].m;
-		size_t nt = 0;
-
-		if (r->state != ST_COMPLETE)
-			continue;
-		strcpy(v[k].id, r->id);
-		v[k].hybrid_time = r->ht;
-		v[k].wall_us = r->wall_us;
-		v[k].meta_dir = meta_dir(ss, r->id);
-		strcpy(m->id, r->id);
-		m->keyspace = xstrdup(r->ks);
-		m->ntables = json_object_array_length(r->tables);
-		m->tables = xcalloc(m->ntables, sizeof(*m->tables));
-		for (size_t a = 0; a < m->ntables; a++) {
-			json_object *t, *tbs = tablets_of(r, a, &t);
-
-			nt += tbs ? json_object_array_length(tbs) : 0;
-		}
-		v[k].tablet_dirs = xcalloc(nt, sizeof(char *));
-		for (size_t a = 0; a < m->ntables; a++) {
-			json_object *t = json_object_array_get_idx(r->tables, a), *tbs;
-			struct manifest_table *mt = &m->tables[a];
-
-			strcpy(mt->id, jstr(t, "id"));
-			mt->name = xstrdup(jstr(t, "name"));
-			json_object_object_get_ex(t, "tablets", &tbs);
-			mt->ntablets = json_object_array_length(tbs);
-			mt->tablets = xcalloc(mt->ntablets, sizeof(*mt->tablets));
-			for (size_t b = 0; b < mt->ntablets; b++) {
-				strcpy(mt->tablets[b].id,
-				       jstr(json_object_array_get_idx(tbs, b), "id"));
-				v[k].tablet_dirs[v[k].ntablet_dirs++] = snap_checkpoint_dir(
-					ss->store->data, mt->id, mt->tablets[b].id, r->id);
-			}
-		}
-		k++;
-	}
+	for (size_t i = 0; i < ss->n; i++)
+		if (ss->recs[i]->state == ST_COMPLETE)
+			info_from_rec(ss, ss->recs[i], &v[k++]);
 	pthread_mutex_unlock(&ss->lock);
 	*out = v;
 	*nout = k;
 	return 0;
 }
 
+int snap_pin(struct snapshots *ss, const char *id, struct snap_info *out, struct errbuf *e)
+{
+	struct snap_rec *r;
+	int rc = acquire(ss, id, &r, e);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&ss->lock);
+	info_from_rec(ss, r, out);
+	pthread_mutex_unlock(&ss->lock);
+	return 0;
+}
+
+void snap_unpin(struct snapshots *ss, const char *id)
+{
+	struct snap_rec *r;
+
+	pthread_mutex_lock(&ss->lock);
+	r = find_locked(ss, id);
+	pthread_mutex_unlock(&ss->lock);
+	if (r)
+		release(ss, r);
+}
+
+void snap_info_release(struct snap_info *v)
+{
+	free(v->meta_dir);
+	for (size_t j = 0; j < v->ntablet_dirs; j++)
+		free(v->tablet_dirs[j]);
+	free(v->tablet_dirs);
+	manifest_release(&v->m);
+	memset(v, 0, sizeof(*v));
+}
+
 void snap_info_free(struct snap_info *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].meta_dir);
-		for (size_t j = 0; j < v[i].ntablet_dirs; j++)
-			free(v[i].tablet_dirs[j]);
-		free(v[i].tablet_dirs);
-		manifest_release(&v[i].m);
-	}
+	for (size_t i = 0; i < n; i++)
+		snap_info_release(&v[i]);
 	free(v);
 }

@@ -75,6 +75,12 @@ struct snap_info {
 };
 int snap_complete_list(struct snapshots *ss, struct snap_info **out, size_t *n);
 void snap_info_free(struct snap_info *v, size_t n);
+void snap_info_release(struct snap_info *v);
+
+/* Pins a COMPLETE snapshot against deletion (as a read does) and describes
+ * it; snap_unpin() ends the pin. */
+int snap_pin(struct snapshots *ss, const char *id, struct snap_info *out, struct errbuf *e);
+void snap_unpin(struct snapshots *ss, const char *id);
 
 /* Checkpoint directory of a tablet in a snapshot (malloc'ed). */
 char *snap_checkpoint_dir(const char *data, const char *table_id, const char *tablet_id,

@@ -178,6 +178,24 @@ static int load_table_cb(void *arg, const char *key, json_object *o)
 	return 0;
 }
 
+int store_install_locked(struct store *s, json_object *rec, struct errbuf *e)
+{
+	struct store_table *t = NULL;
+	int rc = open_table_record(s, rec, &t, e);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < s->ntables; i++) {
+		if (strcmp(s->tables[i]->id, t->id))
+			continue;
+		table_free(s->tables[i]);
+		s->tables[i] = t;
+		return 0;
+	}
+	add_table_locked(s, t);
+	return 0;
+}
+
 /* Live tablet directories not owned by a catalog table are the leftovers of
  * a create or drop cut short: remove them (never the .snapshots dirs). */
 static void remove_orphans(struct store *s)

@@ -78,6 +78,11 @@ int store_table_list(struct store *s, json_object **out, struct errbuf *e);
 /* Finds a table; caller holds s->lock. NULL if absent. */
 struct store_table *store_find_locked(struct store *s, const char *ks, const char *name);
 
+/* Opens the tablets of a catalog table record and puts the table in place
+ * of the one with the same id (closing its tablets) or adds it. Caller
+ * holds s->lock exclusively (online restore). */
+int store_install_locked(struct store *s, json_object *rec, struct errbuf *e);
+
 /* 1 if the keyspace record exists. */
 int store_keyspace_exists(struct store *s, const char *ks);
 

@@ -142,6 +142,22 @@ int tablet_open(struct tablet *t, const char *path, int create, int readonly, st
 	t->path = xstrdup(path);
 	t->readonly = readonly;
 	t->opts = tablet_options(create && !readonly);
+	if (readonly) {
+		const char *tmp = getenv("TMPDIR");
+
+		t->logdir = fs_path("%s/snapfs-rolog.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(t->logdir)) {
+			int rc = -errno;
+
+			rocksdb_options_destroy(t->opts);
+			free(t->logdir);
+			free(t->path);
+			memset(t, 0, sizeof(*t));
+			return err_set(e, rc, "temp dir for tablet '%s': %s", path, strerror(-rc));
+		}
+		rocksdb_options_set_db_log_dir(t->opts, t->logdir);
+		rocksdb_options_set_paranoid_checks(t->opts, 1);
+	}
 	cfopts[0] = t->opts;
 	if (readonly)
 		t->db = rocksdb_open_for_read_only_column_families(t->opts, path, 1, names, cfopts,
@@ -150,6 +166,9 @@ int tablet_open(struct tablet *t, const char *path, int create, int readonly, st
 		t->db = rocksdb_open_column_families(t->opts, path, 1, names, cfopts, handles, &err);
 	if (err) {
 		rocksdb_options_destroy(t->opts);
+		if (t->logdir)
+			fs_remove_tree(t->logdir);
+		free(t->logdir);
 		free(t->path);
 		memset(t, 0, sizeof(*t));
 		return tablet_rocksdb_error(err, e, "tablet", path);
@@ -167,6 +186,9 @@ void tablet_close(struct tablet *t)
 	rocksdb_column_family_handle_destroy(t->cf);
 	rocksdb_close(t->db);
 	rocksdb_options_destroy(t->opts);
+	if (t->logdir)
+		fs_remove_tree(t->logdir);
+	free(t->logdir);
 	free(t->path);
 	memset(t, 0, sizeof(*t));
 }
@@ -336,5 +358,148 @@ int tablets_scan(struct tablet *const *tabs, unsigned n, const void *prefix, siz
 	}
 	free(its);
 	rocksdb_readoptions_destroy(ro);
+	return rc;
+}
+
+/* With iter_start_ts set, RocksDB's iterator returns internal keys:
+ * user key | 8-byte timestamp | 8-byte packed (sequence << 8 | type). */
+#define INTERNAL_SUFFIX (TABLET_TS_SIZE + 8)
+
+static rocksdb_iterator_t *all_versions(struct tablet *t, rocksdb_readoptions_t *ro, char *lo,
+					uint64_t from, char *hi)
+{
+	tablet_encode_ts(UINT64_MAX, hi);
+	tablet_encode_ts(from, lo);
+	rocksdb_readoptions_set_timestamp(ro, hi, TABLET_TS_SIZE);
+	rocksdb_readoptions_set_iter_start_ts(ro, lo, TABLET_TS_SIZE);
+	rocksdb_readoptions_set_verify_checksums(ro, 1);
+	rocksdb_readoptions_set_fill_cache(ro, 0);
+	return rocksdb_create_iterator_cf(t->db, ro, t->cf);
+}
+
+static int iter_done(rocksdb_iterator_t *it, rocksdb_readoptions_t *ro, struct tablet *t,
+		     struct errbuf *e, const char *what)
+{
+	char *err = NULL;
+
+	rocksdb_iter_get_error(it, &err);
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return err ? tablet_rocksdb_error(err, e, what, t->path) : 0;
+}
+
+int tablet_verify_read(struct tablet *t, struct errbuf *e)
+{
+	char lo[TABLET_TS_SIZE], hi[TABLET_TS_SIZE];
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it = all_versions(t, ro, lo, 0, hi);
+
+	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t vlen;
+
+		(void)rocksdb_iter_value(it, &vlen);
+	}
+	return iter_done(it, ro, t, e, "read check of tablet");
+}
+
+int tablet_scan_newer(struct tablet *t, uint64_t cut, uint64_t *maxts, uint64_t *nnewer,
+		      struct errbuf *e)
+{
+	char lo[TABLET_TS_SIZE], hi[TABLET_TS_SIZE];
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it = all_versions(t, ro, lo, 0, hi);
+
+	*maxts = 0;
+	*nnewer = 0;
+	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t klen;
+		const char *k = rocksdb_iter_key(it, &klen);
+		uint64_t ts;
+
+		if (klen < INTERNAL_SUFFIX)
+			continue;
+		ts = tablet_decode_ts(k + klen - INTERNAL_SUFFIX);
+		if (ts > *maxts)
+			*maxts = ts;
+		if (ts > cut)
+			(*nnewer)++;
+	}
+	return iter_done(it, ro, t, e, "scan of tablet");
+}
+
+static int history_low(struct tablet *t, uint64_t *low, struct errbuf *e)
+{
+	char *err = NULL;
+	size_t len = 0;
+	char *v = rocksdb_get_full_history_ts_low(t->db, t->cf, &len, &err);
+
+	*low = 0;
+	if (err)
+		return tablet_rocksdb_error(err, e, "history low mark of tablet", t->path);
+	if (v && len == TABLET_TS_SIZE)
+		*low = tablet_decode_ts(v);
+	free(v);
+	return 0;
+}
+
+int tablet_hide_after(struct tablet *t, uint64_t cut, uint64_t r, struct errbuf *e)
+{
+	char lo[TABLET_TS_SIZE], hi[TABLET_TS_SIZE];
+	rocksdb_readoptions_t *ro;
+	rocksdb_iterator_t *it;
+	rocksdb_writebatch_t *b;
+	rocksdb_writeoptions_t *wo;
+	char *prev = NULL, *err = NULL;
+	size_t prevlen = 0;
+	uint64_t low;
+	int rc = history_low(t, &low, e);
+
+	if (rc || low > cut)
+		return rc;
+	ro = rocksdb_readoptions_create();
+	it = all_versions(t, ro, lo, cut + 1, hi);
+	b = rocksdb_writebatch_create();
+	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it) && !rc;
+	     rocksdb_iter_next(it)) {
+		size_t klen, ulen, vlen;
+		const char *k = rocksdb_iter_key(it, &klen);
+		char *v = NULL;
+
+		if (klen < INTERNAL_SUFFIX)
+			continue;
+		ulen = klen - INTERNAL_SUFFIX;
+		if (prev && prevlen == ulen && !memcmp(prev, k, ulen))
+			continue; /* one repair per key */
+		free(prev);
+		prev = xmalloc(ulen ? ulen : 1);
+		memcpy(prev, k, ulen);
+		prevlen = ulen;
+		rc = tablet_get(t, prev, ulen, cut, &v, &vlen, e);
+		if (rc == -ENOENT) {
+			tablet_batch_del(t, b, prev, ulen, r);
+			rc = 0;
+		} else if (!rc) {
+			tablet_batch_put(t, b, prev, ulen, v, vlen, r);
+		}
+		free(v);
+	}
+	free(prev);
+	if (!rc)
+		rc = iter_done(it, ro, t, e, "scan of tablet");
+	else
+		iter_done(it, ro, t, NULL, "scan of tablet");
+	if (!rc && rocksdb_writebatch_count(b)) {
+		wo = rocksdb_writeoptions_create();
+		rocksdb_writeoptions_set_sync(wo, 1);
+		rocksdb_write(t->db, wo, b, &err);
+		rocksdb_writeoptions_destroy(wo);
+		if (err)
+			rc = tablet_rocksdb_error(err, e, "repair writes into tablet", t->path);
+	}
+	rocksdb_writebatch_destroy(b);
+	if (!rc)
+		rc = tablet_flush(t, e);
+	if (!rc)
+		rc = tablet_set_history_low(t, r, e);
 	return rc;
 }

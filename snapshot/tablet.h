@@ -32,6 +32,7 @@ struct tablet {
 	rocksdb_options_t *opts;
 	rocksdb_column_family_handle_t *cf;
 	rocksdb_writeoptions_t *wo;
+	char *logdir; /* read-only opens: a private temp dir for RocksDB's LOG */
 };
 
 /* The shared comparator (created once, never freed). */
@@ -42,7 +43,10 @@ rocksdb_comparator_t *tablet_comparator(void);
 rocksdb_options_t *tablet_options(int create);
 
 /* Opens the tablet at path. create: create if missing. readonly: open for
- * reading only (checkpoints). Returns 0 or a negative errno with a message. */
+ * reading only (checkpoints): nothing is written into path, not even
+ * RocksDB's LOG, which goes to a temp dir removed at close (a backup tree
+ * must stay exactly what SHA256SUMS lists). Returns 0 or a negative errno
+ * with a message. */
 int tablet_open(struct tablet *t, const char *path, int create, int readonly, struct errbuf *e);
 void tablet_close(struct tablet *t);
 
@@ -90,3 +94,19 @@ int tablets_scan(struct tablet *const *tabs, unsigned n, const void *prefix, siz
 int tablet_rocksdb_error(char *err, struct errbuf *e, const char *what, const char *subject);
 
 #endif
+
+/* Reads every version of every key with block checksums verified (the
+ * RocksDB half of checking a backup). */
+int tablet_verify_read(struct tablet *t, struct errbuf *e);
+
+/* The newest timestamp of any version in the tablet (0 if empty), and how
+ * many versions are newer than cut. */
+int tablet_scan_newer(struct tablet *t, uint64_t cut, uint64_t *maxts, uint64_t *nnewer,
+		      struct errbuf *e);
+
+/* The "hybrid time filter" of a restore: every key with a version newer
+ * than cut gets, at time r (> every version in the tablet), its value as of
+ * cut or a tombstone; then the full-history low mark goes to r, so no read
+ * can land between cut and r. Idempotent: a tablet whose low mark is
+ * already above cut is left alone. Writes are synced. */
+int tablet_hide_after(struct tablet *t, uint64_t cut, uint64_t r, struct errbuf *e);

@@ -1,0 +1,709 @@
+/*
+ * restore: marker restore at start and online restore from a snapshot (see
+ * restore.h for the order of steps and the crash rules).
+ *
+ * Both paths end in the same journal: a JSON file naming the directory
+ * moves, the tablets to filter at the cut, the catalog records to commit
+ * and what to remove afterwards. journal_apply / journal_commit /
+ * journal_cleanup each are idempotent, so the start after a crash simply
+ * runs them again (roll forward: the journal is written only once every
+ * check has passed, and until commit the old tables are untouched).
+ */
+#include "restore.h"
+
+#include "fsutil.h"
+#include "ids.h"
+#include "partition.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define JOURNAL "restore.journal"
+
+static char *staging_dir(const char *data);
+
+/* ---- verification ---- */
+
+int restore_verify(const char *root, struct manifest *m, struct errbuf *e)
+{
+	int rc = manifest_verify_tree(root, m, e);
+
+	if (rc == -ENOENT)
+		rc = -EBADMSG; /* a missing file in a backup is a refusal, not "not found" */
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < m->ntables && !rc; i++) {
+		struct manifest_table *t = &m->tables[i];
+
+		for (size_t j = 0; j < t->ntablets && !rc; j++) {
+			char *rel = manifest_tablet_dir(m, t, &t->tablets[j]);
+			char *dir = fs_path("%s/%s", root, rel);
+			struct tablet tb;
+
+			rc = tablet_open(&tb, dir, 0, 1, e);
+			if (!rc) {
+				rc = tablet_verify_read(&tb, e);
+				tablet_close(&tb);
+			}
+			if (rc) {
+				err_prefix(e, rc, "tablet '%s'", rel);
+				rc = -EBADMSG;
+			}
+			free(dir);
+			free(rel);
+		}
+	}
+	if (rc)
+		manifest_release(m);
+	return rc;
+}
+
+/* ---- the journal ---- */
+
+static const char *jstr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
+static json_object *jarr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_array))
+		return NULL;
+	return v;
+}
+
+static uint64_t ju64(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : 0;
+}
+
+static char *journal_path(const char *data)
+{
+	return fs_path("%s/%s", data, JOURNAL);
+}
+
+static int journal_write(const char *data, json_object *j, struct errbuf *e)
+{
+	char *p = journal_path(data);
+	const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
+	int rc = fs_write_atomic(p, s, strlen(s), 0644);
+
+	if (rc)
+		err_set(e, rc, "restore journal '%s': %s", p, strerror(-rc));
+	free(p);
+	return rc;
+}
+
+/* Moves, then the hybrid-time filter on every restored tablet. */
+static int journal_apply(json_object *j, struct hlc *clock, struct errbuf *e)
+{
+	json_object *moves = jarr(j, "moves"), *tablets = jarr(j, "tablets");
+	uint64_t cut = ju64(j, "cut"), maxts = cut, r;
+	int rc = 0;
+
+	for (size_t i = 0; moves && i < json_object_array_length(moves) && !rc; i++) {
+		json_object *m = json_object_array_get_idx(moves, i);
+		const char *src = jstr(m, "src"), *dst = jstr(m, "dst");
+		struct stat st;
+		char *parent;
+
+		if (lstat(dst, &st) == 0)
+			continue; /* moved before a crash */
+		if (lstat(src, &st) != 0) {
+			rc = err_set(e, -EIO, "restore: '%s' is gone and '%s' is missing", src, dst);
+			break;
+		}
+		parent = xstrdup(dst);
+		rc = fs_mkdirs(dirname(parent), 0755);
+		free(parent);
+		if (!rc)
+			rc = fs_rename_durable(src, dst);
+		if (rc)
+			err_set(e, rc, "restore: move '%s' to '%s': %s", src, dst, strerror(-rc));
+	}
+	/* the newest time of any restored version: the filter writes above it */
+	for (size_t i = 0; tablets && i < json_object_array_length(tablets) && !rc; i++) {
+		const char *dir = json_object_get_string(json_object_array_get_idx(tablets, i));
+		struct tablet t;
+		uint64_t mx = 0, n = 0;
+
+		rc = tablet_open(&t, dir, 0, 0, e);
+		if (rc)
+			break;
+		rc = tablet_scan_newer(&t, cut, &mx, &n, e);
+		tablet_close(&t);
+		if (mx > maxts)
+			maxts = mx;
+	}
+	if (rc)
+		return rc;
+	rc = hlc_raise(clock, maxts);
+	r = rc ? 0 : hlc_now(clock);
+	if (!r)
+		return err_set(e, -EIO, "clock '%s': cannot persist", clock->path);
+	for (size_t i = 0; tablets && i < json_object_array_length(tablets) && !rc; i++) {
+		const char *dir = json_object_get_string(json_object_array_get_idx(tablets, i));
+		struct tablet t;
+
+		rc = tablet_open(&t, dir, 0, 0, e);
+		if (rc)
+			break;
+		rc = tablet_hide_after(&t, cut, r, e);
+		tablet_close(&t);
+	}
+	return rc;
+}
+
+static int find_record_cb(void *arg, const char *key, json_object *o)
+{
+	return !strcmp(jstr(o, "id"), (const char *)arg) ? 1 : 0;
+}
+
+/* One catalog batch: the journal's records and the restore record. */
+static int journal_commit(json_object *j, struct catalog *cat, struct errbuf *e)
+{
+	json_object *records = jarr(j, "records"), *rec;
+	struct catalog_batch b;
+	char *key;
+	int rc = catalog_scan(cat, "restore/", find_record_cb, (void *)jstr(j, "id"), e);
+
+	if (rc == 1)
+		return 0; /* committed before a crash */
+	if (rc)
+		return rc;
+	catalog_batch_init(&b);
+	for (size_t i = 0; records && i < json_object_array_length(records); i++) {
+		json_object *r = json_object_array_get_idx(records, i), *v;
+
+		if (json_object_object_get_ex(r, "value", &v))
+			catalog_batch_put(&b, jstr(r, "key"), v);
+		else
+			catalog_batch_delete(&b, jstr(r, "key"));
+	}
+	json_object_object_get_ex(j, "record", &rec);
+	json_object_object_add(rec, "restored_us", json_object_new_int64(hlc_wall_us()));
+	key = fs_path("restore/%020" PRId64 "-%s", hlc_wall_us(), jstr(j, "id"));
+	catalog_batch_put(&b, key, rec);
+	rc = catalog_batch_commit(cat, &b, e);
+	catalog_batch_release(&b);
+	free(key);
+	return rc;
+}
+
+static int journal_cleanup(const char *data, json_object *j, struct errbuf *e)
+{
+	json_object *rm = jarr(j, "remove");
+	char *p = journal_path(data);
+	int rc = 0;
+
+	for (size_t i = 0; rm && i < json_object_array_length(rm) && !rc; i++) {
+		const char *path = json_object_get_string(json_object_array_get_idx(rm, i));
+
+		rc = fs_remove_tree(path);
+		if (rc)
+			err_set(e, rc, "restore: cannot remove '%s': %s", path, strerror(-rc));
+	}
+	if (!rc)
+		rc = fs_fsync_dir(data);
+	if (!rc && unlink(p) < 0 && errno != ENOENT)
+		rc = err_set(e, -errno, "restore journal '%s': %s", p, strerror(errno));
+	free(p);
+	return rc;
+}
+
+/* ---- planning ---- */
+
+struct live_tables {
+	json_object *arr; /* catalog table records */
+};
+
+static int collect_tables(void *arg, const char *key, json_object *o)
+{
+	json_object_array_add(((struct live_tables *)arg)->arr, json_object_get(o));
+	return 0;
+}
+
+static json_object *find_table(json_object *arr, const char *ks, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *t = json_object_array_get_idx(arr, i);
+
+		if (!strcmp(jstr(t, "keyspace"), ks) && !strcmp(jstr(t, "name"), name))
+			return t;
+	}
+	return NULL;
+}
+
+/* Adds to journal j the plan for restoring table mt of manifest m into
+ * ks.name (replacing a live table of that name, or as a new table): moves
+ * (when src_root is given) or tablets already staged (stage_dirs). */
+static void plan_table(const char *data, json_object *j, json_object *live, const char *ks,
+		       const char *name, const struct manifest *m,
+		       const struct manifest_table *mt, const char *src_root, char **stage_dirs)
+{
+	json_object *old = find_table(live, ks, name);
+	json_object *rec = json_object_new_object(), *tbs = json_object_new_array();
+	json_object *r, *ksrec;
+	char tid[ID_LEN + 1], *key;
+
+	if (old)
+		strcpy(tid, jstr(old, "id"));
+	else
+		id_new(tid);
+	for (size_t i = 0; i < mt->ntablets; i++) {
+		json_object *tb = json_object_new_object();
+		char nid[ID_LEN + 1], *dst;
+
+		id_new(nid);
+		dst = store_tablet_path(data, tid, nid);
+		if (src_root) {
+			char *rel = manifest_tablet_dir(m, mt, &mt->tablets[i]);
+			json_object *mv = json_object_new_object();
+
+			json_object_object_add(mv, "src", json_object_new_string(
+							     fs_path("%s/%s", src_root, rel)));
+			json_object_object_add(mv, "dst", json_object_new_string(dst));
+			json_object_array_add(jarr(j, "moves"), mv);
+			free(rel);
+		} else {
+			json_object *mv = json_object_new_object();
+
+			json_object_object_add(mv, "src", json_object_new_string(stage_dirs[i]));
+			json_object_object_add(mv, "dst", json_object_new_string(dst));
+			json_object_array_add(jarr(j, "moves"), mv);
+		}
+		json_object_array_add(jarr(j, "tablets"), json_object_new_string(dst));
+		json_object_object_add(tb, "id", json_object_new_string(nid));
+		json_object_object_add(tb, "start", json_object_new_int64(mt->tablets[i].start));
+		json_object_object_add(tb, "end", json_object_new_int64(mt->tablets[i].end));
+		json_object_array_add(tbs, tb);
+		free(dst);
+	}
+	if (old) {
+		json_object *otbs = jarr(old, "tablets");
+
+		for (size_t i = 0; otbs && i < json_object_array_length(otbs); i++)
+			json_object_array_add(
+				jarr(j, "remove"),
+				json_object_new_string(store_tablet_path(
+					data, tid, jstr(json_object_array_get_idx(otbs, i), "id"))));
+	}
+	json_object_object_add(rec, "id", json_object_new_string(tid));
+	json_object_object_add(rec, "keyspace", json_object_new_string(ks));
+	json_object_object_add(rec, "name", json_object_new_string(name));
+	json_object_object_add(rec, "created_ht", json_object_new_uint64(m->hybrid_time));
+	json_object_object_add(rec, "tablets", tbs);
+	key = fs_path("table/%s", tid);
+	r = json_object_new_object();
+	json_object_object_add(r, "key", json_object_new_string(key));
+	json_object_object_add(r, "value", rec);
+	json_object_array_add(jarr(j, "records"), r);
+	free(key);
+	key = fs_path("ks/%s", ks);
+	ksrec = json_object_new_object();
+	json_object_object_add(ksrec, "name", json_object_new_string(ks));
+	r = json_object_new_object();
+	json_object_object_add(r, "key", json_object_new_string(key));
+	json_object_object_add(r, "value", ksrec);
+	json_object_array_add(jarr(j, "records"), r);
+	free(key);
+	json_object_array_add(jarr(json_object_object_get(j, "record"), "tables"),
+			      json_object_new_string(name));
+}
+
+static json_object *journal_new(const struct manifest *m, const char *source)
+{
+	json_object *j = json_object_new_object(), *rec = json_object_new_object();
+	char jid[ID_LEN + 1], cut[40];
+
+	id_new(jid);
+	hlc_format_rfc3339(m->wall_us, 1, cut, sizeof(cut));
+	json_object_object_add(j, "id", json_object_new_string(jid));
+	json_object_object_add(j, "cut", json_object_new_uint64(m->hybrid_time));
+	json_object_object_add(j, "moves", json_object_new_array());
+	json_object_object_add(j, "tablets", json_object_new_array());
+	json_object_object_add(j, "records", json_object_new_array());
+	json_object_object_add(j, "remove", json_object_new_array());
+	json_object_object_add(rec, "id", json_object_new_string(jid));
+	json_object_object_add(rec, "source", json_object_new_string(source));
+	json_object_object_add(rec, "snapshot_id", json_object_new_string(m->id));
+	json_object_object_add(rec, "keyspace", json_object_new_string(m->keyspace));
+	json_object_object_add(rec, "cut_time", json_object_new_string(cut));
+	json_object_object_add(rec, "hybrid_time", json_object_new_uint64(m->hybrid_time));
+	json_object_object_add(rec, "tables", json_object_new_array());
+	json_object_object_add(rec, "result", json_object_new_string("ok"));
+	json_object_object_add(j, "record", rec);
+	return j;
+}
+
+static int live_tables(struct catalog *cat, json_object **out, struct errbuf *e)
+{
+	struct live_tables lt = {json_object_new_array()};
+	int rc = catalog_scan(cat, "table/", collect_tables, &lt, e);
+
+	if (rc)
+		json_object_put(lt.arr);
+	else
+		*out = lt.arr;
+	return rc;
+}
+
+/* ---- by marker ---- */
+
+static int finish_journal(const char *data, json_object *j, struct errbuf *e)
+{
+	char *cpath = fs_path("%s/catalog", data), *clock = fs_path("%s/clock", data);
+	struct catalog cat = {0};
+	struct hlc hlc;
+	int rc = hlc_init(&hlc, clock, e);
+
+	if (rc)
+		goto out;
+	rc = journal_apply(j, &hlc, e);
+	hlc_release(&hlc);
+	if (!rc)
+		rc = catalog_open(&cat, cpath, 0, e);
+	if (!rc)
+		rc = journal_commit(j, &cat, e);
+	catalog_close(&cat);
+	if (!rc)
+		rc = journal_cleanup(data, j, e);
+out:
+	free(cpath);
+	free(clock);
+	return rc;
+}
+
+static int recover_journal(const char *data, char **what, struct errbuf *e)
+{
+	char *p = journal_path(data), *text = NULL;
+	json_object *j = NULL;
+	int rc = fs_read_all(p, 64u << 20, &text, NULL);
+
+	if (rc == -ENOENT) {
+		rc = 0;
+		goto out;
+	}
+	if (rc) {
+		err_set(e, rc, "restore journal '%s': %s", p, strerror(-rc));
+		goto out;
+	}
+	j = json_tokener_parse(text);
+	if (!j) {
+		rc = err_set(e, -EBADMSG, "restore journal '%s': not JSON", p);
+		goto out;
+	}
+	fprintf(stderr, "snapfs: finishing a restore cut short (journal '%s')\n", p);
+	rc = finish_journal(data, j, e);
+	if (!rc)
+		*what = fs_path("finished the restore of snapshot '%s' cut short by a crash",
+				jstr(json_object_object_get(j, "record"), "snapshot_id"));
+out:
+	json_object_put(j);
+	free(text);
+	free(p);
+	return rc;
+}
+
+int restore_marker_run(const char *data, char **what, struct errbuf *e)
+{
+	char *marker = fs_path("%s/_restore", data), *dir = fs_path("%s/restore", data);
+	char *cpath = fs_path("%s/catalog", data);
+	struct manifest m = {0};
+	json_object *j = NULL, *live = NULL;
+	struct catalog cat = {0};
+	struct stat st;
+	int rc, have_m = 0;
+
+	*what = NULL;
+	rc = recover_journal(data, what, e);
+	if (rc || *what)
+		goto out;
+	{
+		char *stage = staging_dir(data);
+
+		fs_remove_tree(stage); /* copies of an online restore cut short */
+		free(stage);
+	}
+	if (lstat(marker, &st) != 0) {
+		if (lstat(dir, &st) == 0)
+			fprintf(stderr, "snapfs: warning: '%s' exists but there is no marker '%s': "
+					"ignored\n",
+				dir, marker);
+		goto out;
+	}
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		rc = err_set(e, -EPERM,
+			     "restore marker '%s': there is no backup tree at '%s' to restore from",
+			     marker, dir);
+		goto out;
+	}
+	if (lstat(cpath, &st) != 0) {
+		rc = err_set(e, -EPERM, "restore marker '%s': data directory '%s' is not initialised "
+					"(run 'snapfs init' first)",
+			     marker, data);
+		goto out;
+	}
+	rc = restore_verify(dir, &m, e);
+	if (rc) {
+		err_prefix(e, rc, "restore refused: backup tree '%s'", dir);
+		goto out;
+	}
+	have_m = 1;
+	rc = catalog_open(&cat, cpath, 0, e);
+	if (!rc)
+		rc = live_tables(&cat, &live, e);
+	catalog_close(&cat);
+	if (rc)
+		goto out;
+	j = journal_new(&m, "backup tree");
+	for (size_t i = 0; i < m.ntables; i++)
+		plan_table(data, j, live, m.keyspace, m.tables[i].name, &m, &m.tables[i], dir,
+			   NULL);
+	json_object_array_add(jarr(j, "remove"), json_object_new_string(dir));
+	json_object_array_add(jarr(j, "remove"), json_object_new_string(marker));
+	rc = journal_write(data, j, e);
+	if (rc)
+		goto out;
+	snap_crash_point("restore-after-journal");
+	rc = finish_journal(data, j, e);
+	if (!rc)
+		*what = fs_path("restored snapshot '%s' of keyspace '%s' (%zu tables) from '%s'",
+				m.id, m.keyspace, m.ntables, dir);
+out:
+	if (have_m)
+		manifest_release(&m);
+	json_object_put(j);
+	json_object_put(live);
+	free(marker);
+	free(dir);
+	free(cpath);
+	return rc;
+}
+
+/* ---- online, from a snapshot in the store ---- */
+
+/* A tablet copy of a checkpoint: SSTs hard-linked (immutable), the rest
+ * copied (RocksDB rewrites MANIFEST/CURRENT/OPTIONS of a live DB, and a
+ * snapshot's files must never change). */
+static int link_copy(const char *src, const char *dst, struct errbuf *e)
+{
+	DIR *d;
+	struct dirent *de;
+	int rc = fs_mkdirs(dst, 0755);
+
+	if (rc)
+		return err_set(e, rc, "restore: '%s': %s", dst, strerror(-rc));
+	d = opendir(src);
+	if (!d)
+		return err_set(e, -errno, "restore: '%s': %s", src, strerror(errno));
+	while (!rc && (de = readdir(d))) {
+		size_t n = strlen(de->d_name), len = 0;
+		char *a, *b, *buf = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		a = fs_path("%s/%s", src, de->d_name);
+		b = fs_path("%s/%s", dst, de->d_name);
+		if (n > 4 && !strcmp(de->d_name + n - 4, ".sst")) {
+			if (link(a, b) < 0)
+				rc = -errno;
+		} else {
+			rc = fs_read_all(a, 1u << 30, &buf, &len);
+			if (!rc)
+				rc = fs_write_atomic(b, buf, len, 0644);
+			free(buf);
+		}
+		if (rc)
+			err_set(e, rc, "restore: copy '%s' to '%s': %s", a, b, strerror(-rc));
+		free(a);
+		free(b);
+	}
+	closedir(d);
+	if (!rc)
+		rc = fs_fsync_dir(dst);
+	return rc;
+}
+
+static char *staging_dir(const char *data)
+{
+	return fs_path("%s/restore-staging", data);
+}
+
+/* Which tables of the snapshot to restore, and under which names. */
+static int select_tables(const struct manifest *m, const char *table, const char *as,
+			 size_t *idx, size_t *n, char ks[65], char name[65], struct errbuf *e)
+{
+	char tks[65], tname[65];
+	int rc;
+
+	*n = 0;
+	if (!table) {
+		if (as)
+			return err_set(e, -EINVAL, "restore: --as needs --table");
+		for (size_t i = 0; i < m->ntables; i++)
+			idx[(*n)++] = i;
+		return 0;
+	}
+	rc = store_split_name(table, tks, tname, e);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < m->ntables; i++)
+		if (!strcmp(tks, m->keyspace) && !strcmp(m->tables[i].name, tname))
+			idx[(*n)++] = i;
+	if (!*n)
+		return err_set(e, -ENOENT, "table '%s': not in snapshot '%s'", table, m->id);
+	if (as)
+		return store_split_name(as, ks, name, e);
+	strcpy(ks, tks);
+	strcpy(name, tname);
+	return 0;
+}
+
+static void set_busy(struct store *s, json_object *j, int busy)
+{
+	json_object *records = jarr(j, "records");
+
+	pthread_rwlock_wrlock(&s->lock);
+	for (size_t i = 0; records && i < json_object_array_length(records); i++) {
+		json_object *v;
+		struct store_table *t;
+
+		if (!json_object_object_get_ex(json_object_array_get_idx(records, i), "value", &v) ||
+		    !*jstr(v, "id") || !*jstr(v, "name"))
+			continue;
+		t = store_find_locked(s, jstr(v, "keyspace"), jstr(v, "name"));
+		if (t)
+			t->busy = busy;
+	}
+	pthread_rwlock_unlock(&s->lock);
+}
+
+int restore_snapshot(struct store *s, struct snapshots *ss, const char *id, const char *table,
+		     const char *as, struct errbuf *e)
+{
+	struct snap_info info;
+	char ks[65] = "", name[65] = "", *stage = staging_dir(s->data), **dirs = NULL;
+	size_t *idx = NULL, n = 0, ndirs = 0;
+	json_object *j = NULL, *live = NULL, *records;
+	int rc = snap_pin(ss, id, &info, e), pinned = !rc, busy = 0;
+
+	if (rc)
+		goto out;
+	idx = xcalloc(info.m.ntables + 1, sizeof(*idx));
+	rc = select_tables(&info.m, table, as, idx, &n, ks, name, e);
+	if (rc)
+		goto out;
+	/* stage every tablet copy first, with no lock held */
+	dirs = xcalloc(info.ntablet_dirs + 1, sizeof(*dirs));
+	for (size_t a = 0, k = 0; a < info.m.ntables && !rc; a++) {
+		int chosen = 0;
+
+		for (size_t i = 0; i < n; i++)
+			chosen |= idx[i] == a;
+		for (size_t b = 0; b < info.m.tables[a].ntablets && !rc; b++, k++) {
+			char sid[ID_LEN + 1];
+
+			if (!chosen)
+				continue;
+			id_new(sid);
+			dirs[ndirs] = fs_path("%s/%s", stage, sid);
+			rc = link_copy(info.tablet_dirs[k], dirs[ndirs], e);
+			ndirs++;
+		}
+	}
+	if (rc)
+		goto out;
+	pthread_rwlock_wrlock(&s->lock);
+	rc = live_tables(&s->cat, &live, e);
+	if (!rc && as && store_find_locked(s, ks, name))
+		rc = err_set(e, -EEXIST, "table '%s': already exists (--as needs a new name)", as);
+	if (!rc) {
+		j = journal_new(&info.m, "snapshot");
+		for (size_t i = 0, k = 0; i < n; i++) {
+			const struct manifest_table *mt = &info.m.tables[idx[i]];
+
+			plan_table(s->data, j, live, table ? ks : info.m.keyspace,
+				   table ? name : mt->name, &info.m, mt, NULL, dirs + k);
+			k += mt->ntablets;
+		}
+	}
+	pthread_rwlock_unlock(&s->lock);
+	if (rc)
+		goto out;
+	set_busy(s, j, 1);
+	busy = 1;
+	rc = journal_write(s->data, j, e);
+	if (rc)
+		goto out;
+	snap_crash_point("online-restore-after-journal");
+	rc = journal_apply(j, &s->clock, e);
+	if (rc)
+		goto out;
+	/* commit and swap: the affected tables change in one step */
+	pthread_rwlock_wrlock(&s->lock);
+	rc = journal_commit(j, &s->cat, e);
+	records = jarr(j, "records");
+	for (size_t i = 0; !rc && i < json_object_array_length(records); i++) {
+		json_object *v;
+
+		if (json_object_object_get_ex(json_object_array_get_idx(records, i), "value", &v) &&
+		    *jstr(v, "name") && *jstr(v, "id"))
+			rc = store_install_locked(s, v, e);
+	}
+	pthread_rwlock_unlock(&s->lock);
+	busy = 0;
+	if (!rc)
+		rc = journal_cleanup(s->data, j, e);
+out:
+	if (busy)
+		set_busy(s, j, 0);
+	if (rc && !j)
+		fs_remove_tree(stage);
+	for (size_t i = 0; i < ndirs; i++)
+		free(dirs[i]);
+	free(dirs);
+	free(idx);
+	free(stage);
+	json_object_put(j);
+	json_object_put(live);
+	if (pinned) {
+		snap_unpin(ss, id);
+		snap_info_release(&info);
+	}
+	return rc;
+}
+
+static int list_cb(void *arg, const char *key, json_object *o)
+{
+	json_object_array_add((json_object *)arg, json_object_get(o));
+	return 0;
+}
+
+int restore_list(struct catalog *c, json_object **out, struct errbuf *e)
+{
+	json_object *arr = json_object_new_array();
+	int rc = catalog_scan(c, "restore/", list_cb, arr, e);
+
+	if (rc)
+		json_object_put(arr);
+	else
+		*out = arr;
+	return rc;
+}
