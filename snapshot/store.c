@@ -163,18 +163,20 @@ static void add_table_locked(struct store *s, struct store_table *t)
 	s->tables[s->ntables++] = t;
 }
 
+struct load_ctx {
+	struct store *s;
+	struct errbuf *e; /* store_open's: the caller prints why it failed */
+};
+
 static int load_table_cb(void *arg, const char *key, json_object *o)
 {
-	struct store *s = arg;
+	struct load_ctx *c = arg;
 	struct store_table *t = NULL;
-	struct errbuf e;
-	int rc = open_table_record(s, o, &t, &e);
+	int rc = open_table_record(c->s, o, &t, c->e);
 
-	if (rc) {
-		fprintf(stderr, "snapfs: error: %s\n", e.msg);
+	if (rc)
 		return rc;
-	}
-	add_table_locked(s, t);
+	add_table_locked(c->s, t);
 	return 0;
 }
 
@@ -268,7 +270,7 @@ int store_open(struct store *s, const char *data, struct errbuf *e)
 	rc = catalog_open(&s->cat, cat, 0, e);
 	if (rc)
 		goto out;
-	rc = catalog_scan(&s->cat, "table/", load_table_cb, s, e);
+	rc = catalog_scan(&s->cat, "table/", load_table_cb, &(struct load_ctx){s, e}, e);
 	if (rc)
 		goto out;
 	remove_orphans(s);
