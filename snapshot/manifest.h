@@ -22,6 +22,12 @@
 #define MANIFEST_FORMAT_VERSION 1
 #define MANIFEST_MAX_JSON (64u << 20)    /* refuse larger SNAPSHOT.json */
 #define MANIFEST_NAME_MAX 64             /* keyspace and table names */
+#define MANIFEST_MAX_TABLETS 100000      /* per snapshot, all tables */
+#define MANIFEST_MAX_FILES 100000        /* per tablet */
+#define MANIFEST_MAX_FILE_SIZE (1ull << 50)
+#define MANIFEST_FILE_NAME_MAX 255       /* bytes of one file name */
+#define SUMS_MAX_TEXT (256u << 20)       /* refuse larger SHA256SUMS */
+#define SUMS_LINE_MAX 4096               /* bytes of one line, newline excluded */
 
 struct manifest_file {
 	char *name;     /* plain file name, no '/' */
@@ -62,7 +68,7 @@ int manifest_to_json(const struct manifest *m, char **out);
  * version, 32-hex ids, names [A-Za-z0-9_-]{1,64}, partitions contiguous from
  * 0 to 65536, file names without '/', not "." or "..", sizes sane. On error
  * returns -EBADMSG with a message naming the field. m is filled on success
- * and must be released with manifest_release(). */
+ * and must be released with manifest_release(). Unknown keys are ignored. */
 int manifest_parse(const char *json, size_t len, struct manifest *m, struct errbuf *e);
 
 void manifest_release(struct manifest *m);
@@ -72,8 +78,16 @@ void manifest_release(struct manifest *m);
 char *manifest_tablet_dir(const struct manifest *m, const struct manifest_table *t,
 			  const struct manifest_tablet *tb);
 
-/* SHA-256 of a whole file (OpenSSL EVP). hex must hold 65 bytes. */
+/* SHA-256 of a whole file (OpenSSL EVP). hex must hold 65 bytes. A symlink
+ * is refused (-ELOOP), anything not a regular file is -EINVAL. */
 int sums_hash_file(const char *path, char hex[65]);
+
+/* SHA-256 of fd from its current offset to EOF (1 MiB reads, sequential
+ * readahead advice). Returns 0 or a negative errno (-EIO: OpenSSL failed). */
+int sums_hash_fd(int fd, char hex[65]);
+
+/* SHA-256 of a buffer already in memory. */
+int sums_hash_buf(const void *buf, size_t len, char hex[65]);
 
 /* One line of SHA256SUMS. */
 struct sums_entry {
@@ -81,12 +95,18 @@ struct sums_entry {
 	char hex[65];
 };
 
-/* Writes dir/SHA256SUMS atomically (entries sorted by path, "hex  path\n"). */
+/* Writes dir/SHA256SUMS atomically (entries sorted by path, "hex  path\n").
+ * Sorts ents in place. -EINVAL if a path would not parse back (absolute,
+ * '.' or '..' component, empty component, backslash or control character),
+ * a path is repeated, or a digest is not 64 lowercase hex digits. */
 int sums_write(const char *dir, struct sums_entry *ents, size_t n);
 
-/* Parses SHA256SUMS text (untrusted): refuses absolute paths, '..'
- * components, empty or duplicate paths, bad hex, lines over 4 KiB.
- * *out is a malloc'ed array the caller frees with sums_free(). */
+/* Parses SHA256SUMS text (untrusted): refuses absolute paths, '.' and '..'
+ * components, empty components, empty or duplicate paths, bad hex (64
+ * lowercase digits), lines over 4 KiB, escaped ('\\'-prefixed) lines,
+ * control characters and backslashes in paths. Accepts the binary marker
+ * ("hex *path"). On error -EBADMSG naming the line. *out is a malloc'ed
+ * array, sorted by path, that the caller frees with sums_free(). */
 int sums_parse(const char *text, size_t len, struct sums_entry **out, size_t *n,
 	       struct errbuf *e);
 void sums_free(struct sums_entry *ents, size_t n);
@@ -95,13 +115,21 @@ void sums_free(struct sums_entry *ents, size_t n);
  * The hash cache: SHA-256 of immutable files, keyed by (tablet id, file
  * name, size, inode). A hard-linked SST keeps its inode across
  * checkpoints, so each SST is hashed once in its life. Persisted as a
- * text file (written atomically); entries not touched since the last
- * hashcache_prune() are dropped then. Thread-safe.
+ * text file (written atomically); entries not looked up since
+ * hashcache_open() are dropped by hashcache_save(), so deleted SSTs fall
+ * out. A file rewritten in place with the same size and inode keeps its
+ * cached digest: by design, the cache is only for immutable files.
+ * Thread-safe; hashing runs outside the lock.
  */
 struct hashcache;
-int hashcache_open(struct hashcache **out, const char *path); /* missing file = empty */
-/* Hex digest of path, from the cache or by hashing it (then cached). */
+/* Missing, unreadable or corrupt file = empty cache (corrupt lines are
+ * skipped, never trusted). Returns 0; *out is freed with hashcache_free(). */
+int hashcache_open(struct hashcache **out, const char *path);
+/* Hex digest of path, from the cache or by hashing it (then cached). path
+ * must be a regular file (lstat: a symlink is -EINVAL); the key's name is
+ * its basename. -EINVAL for a tablet_id with spaces or control characters. */
 int hashcache_get(struct hashcache *hc, const char *tablet_id, const char *path, char hex[65]);
+/* Writes the entries looked up since open, atomically. 0 or -errno. */
 int hashcache_save(struct hashcache *hc);
 void hashcache_free(struct hashcache *hc);
 
