@@ -149,8 +149,8 @@ int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbu
 	return rc;
 }
 
+/* The stop itself is requested by the dispatcher after the reply. */
 int srv_stop(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
 {
-	daemon_request_stop(d);
 	return 0;
 }

@@ -166,7 +166,7 @@ static int dispatch(struct daemon *d, const struct ctl_msg *req, int fd)
 {
 	struct errbuf e = {{0}};
 	char *verb = NULL;
-	int rc;
+	int rc, stop = 0;
 
 	if (req->type != CTL_REQ) {
 		rc = err_set(&e, -EINVAL, "request: not a request frame");
@@ -183,11 +183,17 @@ static int dispatch(struct daemon *d, const struct ctl_msg *req, int fd)
 		rc = v->fn(d, req, fd, &e);
 		if (rc < 0 && !e.msg[0])
 			err_set(&e, rc, "%s: %s", verb, strerror(-rc));
+		stop = rc == 0 && v->fn == srv_stop;
 		break;
 	}
 out:
 	free(verb);
-	return send_end(fd, rc, e.msg);
+	rc = send_end(fd, rc, e.msg);
+	/* a stop only once its reply is out: the shut-down cuts every client
+	 * socket, and `snapfs stop` must not read that as a lost daemon */
+	if (stop)
+		daemon_request_stop(d);
+	return rc;
 }
 
 static void *client_main(void *arg)
