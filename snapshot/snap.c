@@ -256,7 +256,8 @@ int snapshots_open(struct snapshots **out, struct store *s, struct errbuf *e)
 		snapshots_close(ss);
 		return rc;
 	}
-	qsort(ss->recs, ss->n, sizeof(*ss->recs), cmp_rec);
+	if (ss->n) /* recs is NULL without records: qsort's base must not be */
+		qsort(ss->recs, ss->n, sizeof(*ss->recs), cmp_rec);
 	*out = ss;
 	return 0;
 }
