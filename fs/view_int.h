@@ -1,0 +1,175 @@
+/*
+ * view_int: what the three parts of the FUSE view share (not a public API).
+ *
+ *   view_tree.c   the immutable generation model: nodes, per-snapshot
+ *                 subtrees reused across generations, the inode index, the
+ *                 diff that says what the kernel must forget
+ *   view_ops.c    the fuse_lowlevel_ops over the current generation
+ *   view_mount.c  view_start/view_changed/view_stop: mount point checks,
+ *                 the session thread, generation swaps, unmount
+ *
+ * Lifetimes: a generation is immutable once built and refcounted. A FUSE
+ * request takes a reference for its duration; an open file or directory
+ * keeps one until release, so a snapshot that disappears stays readable
+ * through handles opened on it. Subtrees (one per snapshot directory or
+ * restore point) are refcounted too and shared by consecutive generations.
+ */
+#ifndef SNAPFS_VIEW_INT_H
+#define SNAPFS_VIEW_INT_H
+
+#define FUSE_USE_VERSION 34
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "view.h"
+
+/* Content never changes under a name: the kernel may cache it for a day.
+ * What does change (the listings, latest) is invalidated explicitly. */
+#define VIEW_TIMEOUT 86400.0
+
+/* Synthetic inode numbers (directories, symlinks) have the top bit set, so
+ * they never collide with an underlying file's st_ino. */
+#define VIEW_SYNTH_BIT (1ULL << 63)
+
+enum view_kind { VIEW_DIR, VIEW_FILE, VIEW_LINK };
+
+struct view_attr {
+	uint32_t mode, nlink, uid, gid;
+	int64_t size, blocks;
+	uint32_t blksize;
+	struct timespec atime, mtime, ctime;
+};
+
+struct view_node {
+	uint64_t ino;  /* FUSE nodeid and st_ino */
+	uint64_t fgen; /* entry generation: files, the underlying inode's identity */
+	struct view_attr a;
+	char *name; /* owned; "" for the root */
+	enum view_kind kind;
+	unsigned top : 1; /* a synthetic listing that changes (root, snapshots/, ...) */
+	union {
+		struct {
+			struct view_node **kids; /* owned array, sorted by name */
+			size_t nkids, cap;
+			uint64_t parent; /* ino of ".." (directories have one parent) */
+			int broken;	 /* could not be built: lookup/readdir answer EIO */
+		} dir;
+		struct {
+			const char *srcdir; /* underlying directory, owned by the subtree */
+			dev_t dev;	    /* the underlying identity, checked at open */
+			ino_t real_ino;
+			uint64_t seq; /* stat order: the freshest stat of an inode wins */
+		} file;
+		struct {
+			char *target; /* owned */
+		} link;
+	};
+};
+
+/* Owns nodes (with their names, kid arrays and link targets) and strings. */
+struct view_pool {
+	struct view_node **nodes;
+	size_t nnodes, capnodes;
+	char **strs;
+	size_t nstrs, capstrs;
+};
+
+struct view_subtree {
+	atomic_int ref;
+	char *prefix; /* "snapshots/<id>" or "restore-points/<sched>/<name>" */
+	uint64_t fp;  /* fingerprint of the view_snapshot it was built from */
+	struct view_node *root;
+	struct view_subtree *src; /* restore point: the snapshot tree whose files it shares */
+	struct view_pool pool;
+};
+
+struct view_gen {
+	atomic_int ref;
+	uint64_t serial;
+	int broken; /* the listing failed: everything below the root answers EIO */
+	struct view_node *root;
+	struct view_pool pool; /* the synthetic top of the tree */
+	struct view_subtree **trees;
+	size_t ntrees;
+	struct view_node **slots; /* the inode index: open addressing on ino */
+	size_t mask, count;
+};
+
+/* State kept across generation builds. Protected by view->build_lock. */
+struct view_builder {
+	uid_t uid;
+	gid_t gid;
+	dev_t primary_dev; /* device of the first file seen: its st_ino are used as is */
+	int have_dev;
+	uint64_t seq;
+	uint64_t serial;
+};
+
+struct view {
+	pthread_mutex_t lock;	    /* protects gen (the pointer swap only) */
+	struct view_gen *gen;	    /* protected by lock; replaced under build_lock */
+	pthread_mutex_t build_lock; /* serializes view_changed and view_stop */
+	struct view_builder b;	    /* protected by build_lock */
+	view_list_fn list;
+	void *arg;
+	struct fuse_session *se;
+	char *mnt; /* canonical mount point */
+	dev_t dev; /* st_dev of the mounted tree (0 if unknown) */
+	pthread_t thread;
+	int thread_started;
+	int mounted;
+	atomic_int stopping;
+	atomic_int stop_armed; /* stop_name is set: its lookup ends the loop */
+	char stop_name[96];    /* written before stop_armed is set, then read-only */
+	atomic_int loop_done;
+	int debug;
+};
+
+/* view_tree.c */
+uint64_t view_path_ino(const char *path);
+int view_name_ok(const char *name);
+int view_id_ok(const char *id);
+
+/* Builds a generation from c, reusing old's subtrees where the snapshot is
+ * unchanged (old may be NULL). Never fails: a snapshot that cannot be read
+ * becomes a directory answering EIO. The caller owns the one reference. */
+struct view_gen *view_gen_build(struct view_builder *b, const struct view_catalog *c,
+				const struct view_gen *old);
+/* A generation whose listing failed: the root only, everything else EIO. */
+struct view_gen *view_gen_broken(struct view_builder *b);
+void view_gen_get(struct view_gen *g);
+void view_gen_put(struct view_gen *g);
+
+/* The node with that inode number, or NULL. */
+const struct view_node *view_gen_find(const struct view_gen *g, uint64_t ino);
+/* n as this generation answers for it (the freshest stat of a shared file). */
+const struct view_node *view_gen_resolve(const struct view_gen *g, const struct view_node *n);
+/* The child called name, or NULL. */
+const struct view_node *view_dir_lookup(const struct view_node *dir, const char *name);
+void view_node_stat(const struct view_node *n, struct stat *st);
+
+/* What the kernel must forget when old is replaced by nw. */
+struct view_inval {
+	void (*entry)(void *arg, uint64_t parent, const char *name);
+	void (*inode)(void *arg, uint64_t ino, int data); /* data: drop cached pages too */
+	void *arg;
+};
+void view_gen_diff(const struct view_gen *old, const struct view_gen *nw,
+		   const struct view_inval *iv);
+
+/* view_ops.c */
+extern const struct fuse_lowlevel_ops view_ops;
+
+/* view_mount.c */
+void view_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The current generation with a reference taken; view_gen_put() it. */
+struct view_gen *view_current(struct view *v);
+/* True (and the session told to exit) if name is view_stop()'s wake-up. */
+int view_stop_lookup(struct view *v, fuse_ino_t parent, const char *name);
+
+#endif

@@ -1,0 +1,490 @@
+/*
+ * view_mount: the life of a mounted view (view.h): mount point checks,
+ * mount, the session thread, generation swaps and kernel invalidation,
+ * unmount.
+ *
+ * Threads:
+ * - view_start() runs in the daemon's thread; it starts one thread that
+ *   runs fuse_session_loop_mt(), which spawns the request workers. That
+ *   thread is created with every signal blocked (the workers inherit the
+ *   mask), so the daemon's signals are never delivered to a FUSE thread.
+ * - view_changed() may be called from any thread but a FUSE worker (its
+ *   list callback must not read the mount). It builds the new generation
+ *   without holding view->lock, swaps the pointer under it, and only then
+ *   notifies the kernel: a lookup racing the swap holds the directory lock
+ *   the notification waits for, so no stale entry survives it.
+ * - view_stop() may be called from any thread but a FUSE worker, e.g. the
+ *   daemon's sigwait() thread (it is not async-signal-safe: never from a
+ *   signal handler). It looks up a secret name under the mount; the worker
+ *   answering that lookup sets the session's exit flag first (libfuse
+ *   would drop, unanswered, a request read after the flag is set), and
+ *   the loop then cancels the workers still blocked in read(/dev/fuse).
+ *   If the lookup cannot reach the mount (someone unmounted it lazily
+ *   while a file was still open) it aborts the connection through
+ *   fusectl. Then fuse_session_unmount() closes the device (the kernel
+ *   aborts the connection: requests still queued fail with ENOTCONN) and
+ *   detaches the mount.
+ *
+ * Errors: a list callback failing at start fails view_start(). Failing
+ * later, the view stays mounted and answers EIO below the root until the
+ * next successful view_changed(): an empty tree would invite `rsync
+ * --delete` to wipe a mirror.
+ */
+#include "view_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
+extern char **environ;
+
+void view_log(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "snapfs: view: %s\n", msg);
+}
+
+struct view_gen *view_current(struct view *v)
+{
+	struct view_gen *g;
+
+	pthread_mutex_lock(&v->lock);
+	g = v->gen;
+	view_gen_get(g);
+	pthread_mutex_unlock(&v->lock);
+	return g;
+}
+
+void view_catalog_release(struct view_catalog *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nsnaps; i++) {
+		struct view_snapshot *s = &c->snaps[i];
+
+		free(s->keyspace);
+		free(s->meta_dir);
+		for (size_t j = 0; j < s->ndirs; j++) {
+			free(s->dirs[j].rel);
+			free(s->dirs[j].src);
+		}
+		free(s->dirs);
+		for (size_t j = 0; j < s->ntables; j++)
+			free(s->tables[j]);
+		free(s->tables);
+	}
+	free(c->snaps);
+	for (size_t i = 0; i < c->nrps; i++)
+		free(c->rps[i].name);
+	free(c->rps);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- unmounting a path ---- */
+
+/* Lazily unmounts path: umount2(MNT_DETACH) as root, fusermount3 -u -z
+ * otherwise. Returns 0 or a negative errno. */
+static int unmount_path(const char *path)
+{
+	char *argv[] = {"fusermount3", "-u", "-z", (char *)path, NULL};
+	int status, rc;
+	pid_t pid;
+
+	if (umount2(path, MNT_DETACH) == 0)
+		return 0;
+	rc = -errno;
+	if (posix_spawnp(&pid, "fusermount3", NULL, NULL, argv, environ) != 0)
+		return rc;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return rc;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : rc;
+}
+
+/* ---- mount point checks ---- */
+
+/* 1 if path is an empty directory, 0 if not empty, or a negative errno. A
+ * dead FUSE mount answers ENOTCONN here even when stat() is still served
+ * from the kernel's attribute cache. */
+static int dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int empty = 1;
+
+	if (!d)
+		return -errno;
+	while ((errno = 0, de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	if (!de && errno)
+		empty = -errno;
+	closedir(d);
+	return empty;
+}
+
+static int is_stale(int err)
+{
+	return err == ENOTCONN || err == ECONNABORTED;
+}
+
+/* A mount left by a killed daemon: unmount it lazily, with a word. */
+static int clear_stale(const char *mnt, struct errbuf *e)
+{
+	char *abs = NULL;
+	int rc;
+
+	if (mnt[0] == '/') {
+		abs = xstrdup(mnt);
+	} else {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return err_set(e, -EINVAL, "mount point '%s': %s", mnt, strerror(errno));
+		abs = fs_path("%s/%s", cwd, mnt);
+	}
+	fprintf(stderr,
+		"snapfs: mount point '%s': clearing a stale mount left by a previous daemon\n",
+		mnt);
+	rc = unmount_path(abs);
+	free(abs);
+	if (rc)
+		return err_set(e, -EINVAL, "mount point '%s': stale mount: %s", mnt, strerror(-rc));
+	return 0;
+}
+
+static int check_mountpoint(const char *mnt, struct errbuf *e)
+{
+	struct stat st;
+	int rc, cleared = 0;
+
+again:
+	if (stat(mnt, &st) < 0) {
+		if (is_stale(errno) && !cleared) {
+			rc = clear_stale(mnt, e);
+			if (rc)
+				return rc;
+			cleared = 1;
+			goto again;
+		}
+		if (errno == ENOENT)
+			return err_set(e, -EINVAL, "mount point '%s': no such directory", mnt);
+		return err_set(e, -EINVAL, "mount point '%s': %s", mnt, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, -EINVAL, "mount point '%s': not a directory", mnt);
+	rc = dir_is_empty(mnt);
+	if (rc < 0 && is_stale(-rc) && !cleared) {
+		rc = clear_stale(mnt, e);
+		if (rc)
+			return rc;
+		cleared = 1;
+		goto again;
+	}
+	if (rc < 0)
+		return err_set(e, -EINVAL, "mount point '%s': %s", mnt, strerror(-rc));
+	if (!rc)
+		return err_set(e, -EINVAL, "mount point '%s': not empty", mnt);
+	return 0;
+}
+
+/* ---- after mounting ---- */
+
+/* Streaming reads: the mount's readahead is the one data knob, and
+ * max_readahead cannot raise it past 128 KiB. */
+static void set_readahead(struct view *v)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(v->dev),
+		 minor(v->dev));
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "4096", 4) != 4)
+		view_log("cannot set '%s' to 4096: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static void *loop_thread(void *arg)
+{
+	struct view *v = arg;
+	int rc = fuse_session_loop_mt(v->se, NULL);
+
+	if (!atomic_load(&v->stopping))
+		view_log("mount '%s' went away (%d); the view is no longer served", v->mnt, rc);
+	atomic_store(&v->loop_done, 1);
+	return NULL;
+}
+
+static int start_loop(struct view *v)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&v->thread, NULL, loop_thread, v);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		return -rc;
+	v->thread_started = 1;
+	return 0;
+}
+
+/* ---- invalidation ---- */
+
+static void inval_entry(void *arg, uint64_t parent, const char *name)
+{
+	struct view *v = arg;
+
+	fuse_lowlevel_notify_inval_entry(v->se, parent, name, strlen(name));
+}
+
+static void inval_inode(void *arg, uint64_t ino, int data)
+{
+	struct view *v = arg;
+
+	fuse_lowlevel_notify_inval_inode(v->se, ino, data ? 0 : -1, 0);
+}
+
+/* ---- the public functions ---- */
+
+static void view_free(struct view *v)
+{
+	view_gen_put(v->gen);
+	pthread_mutex_destroy(&v->lock);
+	pthread_mutex_destroy(&v->build_lock);
+	free(v->mnt);
+	free(v);
+}
+
+static struct fuse_session *new_session(struct view *v, const struct view_opts *o)
+{
+	char opts[160];
+	char *argv[] = {"snapfs", "-o", opts, o->debug ? "-d" : NULL, NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(o->debug ? 4 : 3, argv);
+	struct fuse_session *se;
+
+	snprintf(opts, sizeof(opts), "fsname=snapfs,subtype=snapfs,ro,default_permissions%s",
+		 o->allow_other ? ",allow_other" : "");
+	se = fuse_session_new(&args, &view_ops, sizeof(view_ops), v);
+	fuse_opt_free_args(&args);
+	return se;
+}
+
+int view_start(struct view **out, const struct view_opts *o, view_list_fn list, void *arg,
+	       struct errbuf *e)
+{
+	struct view_catalog c = {0};
+	struct view *v = NULL;
+	struct stat st;
+	char *real = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!o || !o->mountpoint || !*o->mountpoint || !list)
+		return err_set(e, -EINVAL, "mount point '': not given");
+	rc = check_mountpoint(o->mountpoint, e);
+	if (rc)
+		return rc;
+	real = realpath(o->mountpoint, NULL);
+	if (!real)
+		return err_set(e, -EINVAL, "mount point '%s': %s", o->mountpoint, strerror(errno));
+
+	v = xcalloc(1, sizeof(*v));
+	pthread_mutex_init(&v->lock, NULL);
+	pthread_mutex_init(&v->build_lock, NULL);
+	v->list = list;
+	v->arg = arg;
+	v->mnt = real;
+	v->debug = o->debug;
+	v->b.uid = getuid();
+	v->b.gid = getgid();
+
+	rc = list(arg, &c);
+	if (rc < 0) {
+		view_catalog_release(&c);
+		err_set(e, rc, "mount point '%s': cannot list snapshots: %s", o->mountpoint,
+			strerror(-rc));
+		goto fail;
+	}
+	v->gen = view_gen_build(&v->b, &c, NULL);
+	view_catalog_release(&c);
+
+	v->se = new_session(v, o);
+	if (!v->se) {
+		rc = err_set(e, -EIO, "mount point '%s': cannot start a FUSE session",
+			     o->mountpoint);
+		goto fail;
+	}
+	if (fuse_session_mount(v->se, v->mnt) != 0) {
+		rc = err_set(e, -EIO, "mount point '%s': cannot mount (is /dev/fuse there?)",
+			     o->mountpoint);
+		goto fail;
+	}
+	v->mounted = 1;
+	rc = start_loop(v);
+	if (rc) {
+		err_set(e, rc, "mount point '%s': cannot start the FUSE thread: %s", o->mountpoint,
+			strerror(-rc));
+		goto fail;
+	}
+	/* served by the loop now */
+	if (stat(v->mnt, &st) == 0) {
+		v->dev = st.st_dev;
+		set_readahead(v);
+	} else {
+		view_log("cannot stat '%s' after mounting: %s", v->mnt, strerror(errno));
+	}
+	*out = v;
+	return 0;
+fail:
+	if (v->se) {
+		if (v->mounted)
+			fuse_session_unmount(v->se);
+		fuse_session_destroy(v->se);
+	}
+	view_free(v);
+	return rc;
+}
+
+void view_changed(struct view *v)
+{
+	struct view_catalog c = {0};
+	struct view_gen *g, *old;
+	struct view_inval iv = {inval_entry, inval_inode, v};
+	int rc;
+
+	if (!v)
+		return;
+	pthread_mutex_lock(&v->build_lock);
+	if (atomic_load(&v->stopping))
+		goto out;
+	rc = v->list(v->arg, &c);
+	if (rc < 0) {
+		view_log("cannot list snapshots: %s; answering EIO until the next change",
+			 strerror(-rc));
+		g = view_gen_broken(&v->b);
+	} else {
+		g = view_gen_build(&v->b, &c, v->gen); /* v->gen only moves under build_lock */
+	}
+	view_catalog_release(&c);
+
+	pthread_mutex_lock(&v->lock);
+	old = v->gen;
+	v->gen = g;
+	pthread_mutex_unlock(&v->lock);
+
+	view_gen_diff(old, g, &iv);
+	view_gen_put(old);
+out:
+	pthread_mutex_unlock(&v->build_lock);
+}
+
+/* libfuse drops, unanswered, any request a worker reads once the session
+ * is told to exit. So the exit is told from inside a request: view_stop()
+ * looks up a name nobody else can know, and its handler exits the session
+ * before replying. The worker that answers sees the flag at once; the loop
+ * then cancels the others, blocked in read(). */
+int view_stop_lookup(struct view *v, fuse_ino_t parent, const char *name)
+{
+	if (parent != FUSE_ROOT_ID || !atomic_load(&v->stop_armed) ||
+	    strcmp(name, v->stop_name) != 0)
+		return 0;
+	fuse_session_exit(v->se);
+	return 1;
+}
+
+static void wake_loop(struct view *v)
+{
+	struct timespec now;
+	struct stat st;
+	char *path;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(v->stop_name, sizeof(v->stop_name), ".snapfs-stop-%ld-%ld.%09ld-%lx",
+		 (long)getpid(), (long)now.tv_sec, now.tv_nsec, (unsigned long)random());
+	atomic_store(&v->stop_armed, 1);
+	path = fs_path("%s/%s", v->mnt, v->stop_name);
+	(void)!stat(path, &st);
+	free(path);
+}
+
+/* Makes every blocked read(/dev/fuse) return: the connection is gone. */
+static void abort_connection(struct view *v)
+{
+	char path[96];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort",
+		 (major(v->dev) << 20) | minor(v->dev));
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		view_log("cannot abort the connection through '%s': %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static int join_within(struct view *v, int seconds)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += seconds;
+	return pthread_timedjoin_np(v->thread, NULL, &until);
+}
+
+void view_stop(struct view *v)
+{
+	if (!v)
+		return;
+	pthread_mutex_lock(&v->build_lock);
+	atomic_store(&v->stopping, 1);
+	if (v->thread_started) {
+		if (!atomic_load(&v->loop_done))
+			wake_loop(v);
+		if (join_within(v, 3) != 0) {
+			/* the wake-up did not reach the mount (unmounted
+			 * lazily by someone while a file is still open) */
+			fuse_session_exit(v->se);
+			abort_connection(v);
+			if (join_within(v, 10) != 0) {
+				/* cannot happen unless the kernel is stuck; keep
+				 * everything alive rather than free under it */
+				view_log("mount '%s': the FUSE thread does not end; leaving it",
+					 v->mnt);
+				pthread_mutex_unlock(&v->build_lock);
+				return;
+			}
+		}
+	}
+	if (v->mounted)
+		fuse_session_unmount(v->se);
+	fuse_session_destroy(v->se);
+	v->se = NULL;
+	pthread_mutex_unlock(&v->build_lock);
+	view_free(v);
+}
