@@ -110,6 +110,14 @@ struct view_builder {
 	uint64_t serial;
 };
 
+/* An open file or directory (fi->fh). */
+struct view_handle {
+	struct view_gen *gen;		 /* a reference: the generation it was opened in */
+	const struct view_node *node;	 /* in gen */
+	int fd;				 /* files: the underlying file; dirs: -1 */
+	struct view_handle *prev, *next; /* protected by view->hlock */
+};
+
 struct view {
 	pthread_mutex_t lock;	    /* protects gen (the pointer swap only) */
 	struct view_gen *gen;	    /* protected by lock; replaced under build_lock */
@@ -128,6 +136,9 @@ struct view {
 	char stop_name[96];    /* written before stop_armed is set, then read-only */
 	atomic_int loop_done;
 	int debug;
+	pthread_mutex_t hlock;	     /* protects handles */
+	struct view_handle *handles; /* open ones: freed by view_stop() if the
+				      * kernel can no longer release them */
 };
 
 /* view_tree.c */
@@ -164,6 +175,8 @@ void view_gen_diff(const struct view_gen *old, const struct view_gen *nw,
 
 /* view_ops.c */
 extern const struct fuse_lowlevel_ops view_ops;
+/* Frees the handles the kernel never released (the loop has ended). */
+void view_handles_release(struct view *v);
 
 /* view_mount.c */
 void view_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

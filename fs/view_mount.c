@@ -274,7 +274,9 @@ static void inval_inode(void *arg, uint64_t ino, int data)
 
 static void view_free(struct view *v)
 {
+	view_handles_release(v);
 	view_gen_put(v->gen);
+	pthread_mutex_destroy(&v->hlock);
 	pthread_mutex_destroy(&v->lock);
 	pthread_mutex_destroy(&v->build_lock);
 	free(v->mnt);
@@ -317,6 +319,7 @@ int view_start(struct view **out, const struct view_opts *o, view_list_fn list, 
 	v = xcalloc(1, sizeof(*v));
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_mutex_init(&v->build_lock, NULL);
+	pthread_mutex_init(&v->hlock, NULL);
 	v->list = list;
 	v->arg = arg;
 	v->mnt = real;

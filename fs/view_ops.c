@@ -36,12 +36,6 @@
 
 #include "fsutil.h"
 
-struct view_handle {
-	struct view_gen *gen;	      /* a reference: the generation it was opened in */
-	const struct view_node *node; /* in gen */
-	int fd;			      /* files: the underlying file; dirs: -1 */
-};
-
 static struct view *view_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -52,12 +46,43 @@ static struct view_handle *handle_of(const struct fuse_file_info *fi)
 	return (struct view_handle *)(uintptr_t)fi->fh;
 }
 
-static void handle_free(struct view_handle *h)
+static struct view_handle *handle_new(struct view *v, struct view_gen *g, const struct view_node *n,
+				      int fd)
 {
+	struct view_handle *h = xcalloc(1, sizeof(*h));
+
+	h->gen = g;
+	h->node = n;
+	h->fd = fd;
+	pthread_mutex_lock(&v->hlock);
+	h->next = v->handles;
+	if (h->next)
+		h->next->prev = h;
+	v->handles = h;
+	pthread_mutex_unlock(&v->hlock);
+	return h;
+}
+
+static void handle_free(struct view *v, struct view_handle *h)
+{
+	pthread_mutex_lock(&v->hlock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		v->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&v->hlock);
 	if (h->fd >= 0)
 		close(h->fd);
 	view_gen_put(h->gen);
 	free(h);
+}
+
+void view_handles_release(struct view *v)
+{
+	while (v->handles)
+		handle_free(v, v->handles);
 }
 
 static void fill_entry(const struct view_gen *g, const struct view_node *n,
@@ -220,15 +245,12 @@ static void view_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		err = -fd;
 		goto fail;
 	}
-	h = xcalloc(1, sizeof(*h));
-	h->gen = g; /* the request's reference moves to the handle */
-	h->node = n;
-	h->fd = fd;
+	h = handle_new(view_of(req), g, n, fd); /* the request's reference moves to h */
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 1;
 	fi->noflush = 1;
 	if (fuse_reply_open(req, fi) != 0)
-		handle_free(h); /* interrupted: no release will come */
+		handle_free(view_of(req), h); /* interrupted: no release will come */
 	return;
 fail:
 	fuse_reply_err(req, err);
@@ -255,7 +277,7 @@ static void view_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void view_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	handle_free(handle_of(fi));
+	handle_free(view_of(req), handle_of(fi));
 	fuse_reply_err(req, 0);
 }
 
@@ -275,17 +297,14 @@ static void view_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		view_gen_put(g);
 		return;
 	}
-	h = xcalloc(1, sizeof(*h));
-	h->gen = g;
-	h->node = n;
-	h->fd = -1;
+	h = handle_new(view_of(req), g, n, -1);
 	fi->fh = (uintptr_t)h;
 	if (!n->top) {
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
 	}
 	if (fuse_reply_open(req, fi) != 0)
-		handle_free(h);
+		handle_free(view_of(req), h);
 }
 
 static size_t add_dirent(fuse_req_t req, const struct view_gen *g, char *buf, size_t room,
@@ -349,7 +368,7 @@ static void view_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t 
 
 static void view_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	handle_free(handle_of(fi));
+	handle_free(view_of(req), handle_of(fi));
 	fuse_reply_err(req, 0);
 }
 

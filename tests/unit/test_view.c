@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -638,8 +639,10 @@ static void assert_link(struct fx *f, const char *rel, const char *want)
 	char buf[256];
 	ssize_t n = readlink(p, buf, sizeof(buf) - 1);
 
-	if (n < 0)
+	if (n < 0) {
 		fail_msg("readlink '%s': %s", rel, strerror(errno));
+		return;
+	}
 	buf[n] = '\0';
 	if (strcmp(buf, want) != 0)
 		fail_msg("link '%s' -> '%s', want '%s'", rel, buf, want);
@@ -1057,6 +1060,59 @@ static void *stop_thread(void *arg)
 	return NULL;
 }
 
+/* Adding a snapshot stats only its own files: S1's subtree is reused even
+ * though its checkpoint can no longer be read. */
+static void test_reuse_subtrees(void **state)
+{
+	struct fx *f = *state;
+	char *moved = fs_path("%s.moved", f->snaps[0].src[0]), *p;
+
+	assert_int_equal(rename(f->snaps[0].src[0], moved), 0);
+	make_s3(f);
+	f->snaps[2].present = 1;
+	view_changed(f->v);
+	p = mpath(f, "snapshots/" S1 "/ks1/t1/tablet-" TA);
+	assert_listing(p, "000010.sst,CURRENT,MANIFEST-000005,OPTIONS-000007");
+	free(p);
+	p = mpath(f, "snapshots/" S3 "/ks1/t1/tablet-" TA);
+	assert_listing(p, "000012.sst,000014.sst,CURRENT");
+	free(p);
+	assert_int_equal(rename(moved, f->snaps[0].src[0]), 0);
+	free(moved);
+}
+
+/* fuse.snapfs, ro, default_permissions, and a 4 MiB readahead. */
+static void test_mount_options(void **state)
+{
+	struct fx *f = *state;
+	char line[4096], dev[256], dir[2048], type[64], opts[1024], *ra;
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	int found = 0;
+	FILE *m = fopen("/proc/self/mounts", "r");
+
+	assert_non_null(m);
+	while (fgets(line, sizeof(line), m))
+		if (sscanf(line, "%255s %2047s %63s %1023s", dev, dir, type, opts) == 4 &&
+		    strcmp(dir, f->mnt) == 0) {
+			found = 1;
+			assert_string_equal(dev, "snapfs");
+			assert_string_equal(type, "fuse.snapfs");
+			assert_true(strncmp(opts, "ro,", 3) == 0);
+			assert_non_null(strstr(opts, "default_permissions"));
+			assert_null(strstr(opts, "allow_other"));
+		}
+	fclose(m);
+	assert_true(found);
+	st_of(f->mnt, &st);
+	ra = fs_path("/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
+	assert_int_equal(fs_read_all(ra, 8192, &buf, &len), 0);
+	assert_string_equal(buf, "4096\n");
+	free(buf);
+	free(ra);
+}
+
 static void test_stop_with_open_file(void **state)
 {
 	struct fx *f = *state;
@@ -1134,6 +1190,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_remount_same_inodes, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_data, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken, setup_mounted, teardown),
+	    cmocka_unit_test_setup_teardown(test_reuse_subtrees, setup_mounted, teardown),
+	    cmocka_unit_test_setup_teardown(test_mount_options, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_with_open_file, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_mountpoint_errors, setup_unmounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_mount, setup_unmounted, teardown),
