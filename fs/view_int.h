@@ -93,9 +93,9 @@ struct view_gen {
 	uint64_t serial;
 	int broken; /* the listing failed: everything below the root answers EIO */
 	struct view_node *root;
-	struct view_pool pool; /* the synthetic top of the tree */
-	struct view_subtree **trees;
-	size_t ntrees;
+	struct view_pool pool;	     /* the synthetic top of the tree */
+	struct view_subtree **trees; /* sorted by prefix once built */
+	size_t ntrees, treecap;
 	struct view_node **slots; /* the inode index: open addressing on ino */
 	size_t mask, count;
 };

@@ -436,15 +436,18 @@ static void wake_loop(struct view *v)
 	free(path);
 }
 
-/* Makes every blocked read(/dev/fuse) return: the connection is gone. */
+/* Makes every blocked read(/dev/fuse) return: the connection is gone.
+ * fusectl is mounted first if it is not (as systemd does at boot). */
 static void abort_connection(struct view *v)
 {
+	const char *dir = "/sys/fs/fuse/connections";
 	char path[96];
 	int fd;
 
-	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort",
-		 (major(v->dev) << 20) | minor(v->dev));
+	snprintf(path, sizeof(path), "%s/%u/abort", dir, (major(v->dev) << 20) | minor(v->dev));
 	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && mount("fusectl", dir, "fusectl", 0, NULL) == 0)
+		fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, "1", 1) != 1)
 		view_log("cannot abort the connection through '%s': %s", path, strerror(errno));
 	if (fd >= 0)
@@ -469,7 +472,7 @@ void view_stop(struct view *v)
 	if (v->thread_started) {
 		if (!atomic_load(&v->loop_done))
 			wake_loop(v);
-		if (join_within(v, 3) != 0) {
+		if (join_within(v, 2) != 0) {
 			/* the wake-up did not reach the mount (unmounted
 			 * lazily by someone while a file is still open) */
 			fuse_session_exit(v->se);

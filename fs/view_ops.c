@@ -168,8 +168,9 @@ static void view_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	struct stat st;
 	int err = find_node(g, ino, &n);
 
-	if (err == ENOENT && fi && fi->fh) {
-		/* fstat on a handle whose snapshot has gone since */
+	if (err && fi && fi->fh) {
+		/* fstat on a handle whose snapshot has gone since, or while
+		 * the listing fails: the handle's generation answers */
 		struct view_handle *h = handle_of(fi);
 
 		n = view_gen_resolve(h->gen, h->node);

@@ -612,19 +612,31 @@ static struct view_subtree *rptree_build(struct view_subtree *src, const char *p
 
 /* ---- generations ---- */
 
+static int tree_cmp(const void *a, const void *b)
+{
+	const struct view_subtree *x = *(const struct view_subtree *const *)a;
+	const struct view_subtree *y = *(const struct view_subtree *const *)b;
+
+	return strcmp(x->prefix, y->prefix);
+}
+
+/* old's subtree at prefix, or NULL (old->trees is sorted by prefix). */
 static struct view_subtree *old_tree(const struct view_gen *old, const char *prefix)
 {
-	if (!old)
+	struct view_subtree key = {.prefix = (char *)prefix}, *kp = &key, **hit;
+
+	if (!old || !old->ntrees)
 		return NULL;
-	for (size_t i = 0; i < old->ntrees; i++)
-		if (strcmp(old->trees[i]->prefix, prefix) == 0)
-			return old->trees[i];
-	return NULL;
+	hit = bsearch(&kp, old->trees, old->ntrees, sizeof(*old->trees), tree_cmp);
+	return hit ? *hit : NULL;
 }
 
 static void gen_add_tree(struct view_gen *g, struct view_subtree *t)
 {
-	g->trees = xrealloc(g->trees, (g->ntrees + 1) * sizeof(*g->trees));
+	if (g->ntrees == g->treecap) {
+		g->treecap = g->treecap ? 2 * g->treecap : 16;
+		g->trees = xrealloc(g->trees, g->treecap * sizeof(*g->trees));
+	}
 	g->trees[g->ntrees++] = t;
 }
 
@@ -942,6 +954,8 @@ struct view_gen *view_gen_build(struct view_builder *b, const struct view_catalo
 	if (latest)
 		link_new(g, b, sn, "latest", "snapshots/latest", latest->id, latest->wall_us);
 	add_restore_points(g, b, c, old, snaps, strees, n, rps);
+	if (g->ntrees > 1)
+		qsort(g->trees, g->ntrees, sizeof(*g->trees), tree_cmp);
 	synth_finish(g->root);
 	gen_index(g);
 	free(snaps);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -1135,6 +1136,29 @@ static void test_stop_with_open_file(void **state)
 	free(p);
 }
 
+/* Someone lazily unmounted the view while a file is still open: the
+ * wake-up lookup cannot reach it, view_stop() aborts the connection. */
+static void test_stop_after_lazy_unmount(void **state)
+{
+	struct fx *f = *state;
+	char *p = mpath(f, "snapshots/" S1 "/SNAPSHOT.json");
+	struct timespec t0, t1;
+	char buf[8];
+	int fd = open(p, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(umount2(f->mnt, MNT_DETACH), 0);
+	assert_false(is_mounted(f->mnt));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	view_stop(f->v);
+	f->v = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 6);
+	assert_int_equal(read(fd, buf, sizeof(buf)), -1);
+	close(fd);
+	free(p);
+}
+
 static void test_stale_mount(void **state)
 {
 	struct fx *f = *state;
@@ -1193,6 +1217,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reuse_subtrees, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_mount_options, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_with_open_file, setup_mounted, teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_after_lazy_unmount, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_mountpoint_errors, setup_unmounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_mount, setup_unmounted, teardown),
 	};
