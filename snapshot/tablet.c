@@ -429,9 +429,18 @@ int tablet_scan_newer(struct tablet *t, uint64_t cut, uint64_t *maxts, uint64_t 
 
 static int history_low(struct tablet *t, uint64_t *low, struct errbuf *e)
 {
-	char *err = NULL;
+	char *err = NULL, zero[TABLET_TS_SIZE];
 	size_t len = 0;
-	char *v = rocksdb_get_full_history_ts_low(t->db, t->cf, &len, &err);
+	char *v;
+
+	/* RocksDB 7.8 asserts in GetFullHistoryTsLow when no mark was ever
+	 * set: set the lowest one first (refused, harmlessly, when a higher
+	 * one exists). */
+	tablet_encode_ts(0, zero);
+	rocksdb_increase_full_history_ts_low(t->db, t->cf, zero, sizeof(zero), &err);
+	free(err);
+	err = NULL;
+	v = rocksdb_get_full_history_ts_low(t->db, t->cf, &len, &err);
 
 	*low = 0;
 	if (err)
