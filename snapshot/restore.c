@@ -136,7 +136,11 @@ static int journal_apply(json_object *j, struct hlc *clock, struct errbuf *e)
 			rc = fs_rename_durable(src, dst);
 		if (rc)
 			err_set(e, rc, "restore: move '%s' to '%s': %s", src, dst, strerror(-rc));
+		else if (i == 0)
+			snap_crash_point("restore-after-first-move");
 	}
+	if (!rc)
+		snap_crash_point("restore-after-moves");
 	/* the newest time of any restored version: the filter writes above it */
 	for (size_t i = 0; tablets && i < json_object_array_length(tablets) && !rc; i++) {
 		const char *dir = json_object_get_string(json_object_array_get_idx(tablets, i));
@@ -167,6 +171,8 @@ static int journal_apply(json_object *j, struct hlc *clock, struct errbuf *e)
 		rc = tablet_hide_after(&t, cut, r, e);
 		tablet_close(&t);
 	}
+	if (!rc)
+		snap_crash_point("restore-after-filter");
 	return rc;
 }
 
@@ -203,6 +209,8 @@ static int journal_commit(json_object *j, struct catalog *cat, struct errbuf *e)
 	rc = catalog_batch_commit(cat, &b, e);
 	catalog_batch_release(&b);
 	free(key);
+	if (!rc)
+		snap_crash_point("restore-after-commit");
 	return rc;
 }
 
@@ -218,6 +226,8 @@ static int journal_cleanup(const char *data, json_object *j, struct errbuf *e)
 		rc = fs_remove_tree(path);
 		if (rc)
 			err_set(e, rc, "restore: cannot remove '%s': %s", path, strerror(-rc));
+		else if (i == 0)
+			snap_crash_point("restore-after-first-removal");
 	}
 	if (!rc)
 		rc = fs_fsync_dir(data);
