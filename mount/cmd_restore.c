@@ -68,9 +68,7 @@ int cmd_restore(int argc, char **argv)
 		cli_opts_release(&o);
 		return cli_error(-EINVAL, "restore: expected 'restore list' or 'restore --to TIME KS'");
 	}
-	rc = cli_error(-EPERM, "restore --to '%s' '%s': point-in-time restore needs restore "
-			       "points, which this version does not have yet",
-		       o.to, o.pos[0]);
+	rc = cmd_restore_to(&o);
 	cli_opts_release(&o);
 	return rc;
 }

@@ -168,7 +168,7 @@ int srv_snapshot_create(struct daemon *d, const struct ctl_msg *req, int fd, str
 		n++;
 	}
 	if (!rc)
-		rc = snap_create(d->snaps, ks, tables, n, id, e);
+		rc = snap_create(d->snaps, ks, tables, n, NULL, id, e);
 	if (!rc) {
 		dlog("snapshot '%s' of keyspace '%s' COMPLETE", id, ks);
 		o = json_object_new_object();

@@ -4,6 +4,7 @@
 #include "snapfs.h"
 
 #include "fsutil.h"
+#include "schedule.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -115,8 +116,21 @@ int srv_table_list(struct daemon *d, const struct ctl_msg *req, int fd, struct e
 int srv_table_drop(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
 {
 	char *table = NULL;
+	char ks[65], name[65];
 	int rc = srv_arg(req, "table", &table, e);
 
+	/* a scheduled keyspace keeps the dropped table restorable: snapshot first */
+	if (!rc)
+		rc = store_split_name(table, ks, name, e);
+	if (!rc) {
+		pthread_rwlock_rdlock(&d->store.lock);
+		rc = store_find_locked(&d->store, ks, name)
+			     ? 0
+			     : err_set(e, -ENOENT, "table '%s': not found", table);
+		pthread_rwlock_unlock(&d->store.lock);
+	}
+	if (!rc)
+		rc = schedule_before_drop(d->sched, ks, e);
 	if (!rc)
 		rc = store_table_drop(&d->store, table, e);
 	if (!rc)

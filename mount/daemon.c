@@ -20,6 +20,7 @@
 #include "snapfs.h"
 
 #include "fsutil.h"
+#include "schedule.h"
 #include "snap.h"
 #include "view_glue.h"
 
@@ -138,6 +139,11 @@ const struct srv_verb srv_verbs[] = {
 	{"snapshot.export", srv_snapshot_export},
 	{"snapshot.restore", srv_snapshot_restore},
 	{"restore.list", srv_restore_list},
+	{"restore.to", srv_restore_to},
+	{"schedule.create", srv_schedule_create},
+	{"schedule.list", srv_schedule_list},
+	{"schedule.delete", srv_schedule_delete},
+	{"restorepoint.list", srv_restorepoint_list},
 	{NULL, NULL},
 };
 
@@ -515,6 +521,8 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 		goto out;
 	store_open_ok = 1;
 	rc = snapshots_open(&d.snaps, &d.store, &e);
+	if (!rc)
+		rc = schedules_open(&d.sched, &d.store, d.snaps, &e);
 	if (rc)
 		goto out;
 	rc = listen_socket(data, &lfd, &e);
@@ -532,7 +540,8 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 	fflush(stdout);
 	notify(notify_fd, 0, "ok");
 	notify_fd = -1;
-	snapshots_start_background(d.snaps);
+	if (schedules_start(d.sched))
+		dlog("error: cannot start the schedule thread");
 	serve_loop(&d, lfd, sfd);
 out:
 	if (lfd >= 0) {
@@ -540,9 +549,9 @@ out:
 		unlink(sock);
 	}
 	close_clients(&d);
-	if (d.snaps)
-		snapshots_stop_background(d.snaps);
+	schedules_stop(d.sched);
 	daemon_view_stop(&d);
+	schedules_close(d.sched);
 	if (d.snaps)
 		snapshots_close(d.snaps);
 	if (store_open_ok) {

@@ -29,6 +29,9 @@ static const struct cmd commands[] = {
 	{"snapshot", cmd_snapshot,
 	 "snapshot create KS [TABLE...] | list [--json] | delete ID | export ID FILE |\n"
 	 "                restore ID [--table KS.T] [--as KS.T2]"},
+	{"schedule", cmd_schedule,
+	 "schedule create KS --interval DUR --retention DUR | list [--json] | delete ID"},
+	{"restore-point", cmd_restore_point, "restore-point list [--json]"},
 	{"restore", cmd_restore, "restore list [--json] | restore --to TIME KS"},
 	{"verify", cmd_verify, "verify DIR                             check a backup tree, change nothing"},
 	{"dump", cmd_dump, "dump DIR --table KS.T [--hex]          read a table of a backup tree offline"},

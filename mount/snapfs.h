@@ -25,6 +25,7 @@ struct daemon {
 	int allow_other;
 	struct store store;
 	struct snapshots *snaps; /* the snapshot module, NULL until opened */
+	struct schedules *sched; /* schedules and restore points */
 	struct view *view;       /* NULL without --mount */
 	int wake[2];             /* a byte here asks the accept loop to stop */
 	int64_t started_us;
@@ -120,6 +121,9 @@ int cmd_scan(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_schedule(int argc, char **argv);
+int cmd_restore_point(int argc, char **argv);
+int cmd_restore_to(struct cli_opts *o);
 int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 
@@ -140,5 +144,10 @@ int srv_snapshot_delete(struct daemon *d, const struct ctl_msg *req, int fd, str
 int srv_snapshot_export(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
 int srv_snapshot_restore(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
 int srv_restore_list(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
+int srv_schedule_create(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
+int srv_schedule_list(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
+int srv_schedule_delete(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
+int srv_restorepoint_list(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
+int srv_restore_to(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
 
 #endif

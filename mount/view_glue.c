@@ -49,6 +49,26 @@ static int list_cb(void *arg, struct view_catalog *out)
 			}
 		}
 	}
+	/* restore-points/<schedule_id>/<RFC 3339 time>/ for schedule snapshots */
+	out->rps = xcalloc(n, sizeof(*out->rps));
+	for (size_t i = 0; i < n; i++) {
+		struct view_restore_point *rp;
+		char name[40];
+		int clash = 0;
+
+		if (!v[i].schedule_id[0])
+			continue;
+		hlc_format_rfc3339(v[i].wall_us, 0, name, sizeof(name));
+		for (size_t k = 0; k < out->nrps; k++)
+			clash |= !strcmp(out->rps[k].schedule_id, v[i].schedule_id) &&
+				 !strcmp(out->rps[k].name, name);
+		if (clash) /* two in one second: the finer name tells them apart */
+			hlc_format_rfc3339(v[i].wall_us, 1, name, sizeof(name));
+		rp = &out->rps[out->nrps++];
+		strcpy(rp->schedule_id, v[i].schedule_id);
+		strcpy(rp->snapshot_id, v[i].id);
+		rp->name = xstrdup(name);
+	}
 	snap_info_free(v, n);
 	return 0;
 }

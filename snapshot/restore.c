@@ -265,7 +265,8 @@ static json_object *find_table(json_object *arr, const char *ks, const char *nam
  * (when src_root is given) or tablets already staged (stage_dirs). */
 static void plan_table(const char *data, json_object *j, json_object *live, const char *ks,
 		       const char *name, const struct manifest *m,
-		       const struct manifest_table *mt, const char *src_root, char **stage_dirs)
+		       const struct manifest_table *mt, uint64_t created_ht, const char *src_root,
+		       char **stage_dirs)
 {
 	json_object *old = find_table(live, ks, name);
 	json_object *rec = json_object_new_object(), *tbs = json_object_new_array();
@@ -317,7 +318,8 @@ static void plan_table(const char *data, json_object *j, json_object *live, cons
 	json_object_object_add(rec, "id", json_object_new_string(tid));
 	json_object_object_add(rec, "keyspace", json_object_new_string(ks));
 	json_object_object_add(rec, "name", json_object_new_string(name));
-	json_object_object_add(rec, "created_ht", json_object_new_uint64(m->hybrid_time));
+	json_object_object_add(rec, "created_ht",
+			       json_object_new_uint64(created_ht ? created_ht : m->hybrid_time));
 	json_object_object_add(rec, "tablets", tbs);
 	key = fs_path("table/%s", tid);
 	r = json_object_new_object();
@@ -337,15 +339,18 @@ static void plan_table(const char *data, json_object *j, json_object *live, cons
 			      json_object_new_string(name));
 }
 
-static json_object *journal_new(const struct manifest *m, const char *source)
+/* A journal restoring m as of time to (its cut when 0). */
+static json_object *journal_new(const struct manifest *m, const char *source, uint64_t to)
 {
 	json_object *j = json_object_new_object(), *rec = json_object_new_object();
 	char jid[ID_LEN + 1], cut[40];
 
+	if (!to)
+		to = m->hybrid_time;
 	id_new(jid);
-	hlc_format_rfc3339(m->wall_us, 1, cut, sizeof(cut));
+	hlc_format_rfc3339(hlc_physical_us(to), 1, cut, sizeof(cut));
 	json_object_object_add(j, "id", json_object_new_string(jid));
-	json_object_object_add(j, "cut", json_object_new_uint64(m->hybrid_time));
+	json_object_object_add(j, "cut", json_object_new_uint64(to));
 	json_object_object_add(j, "moves", json_object_new_array());
 	json_object_object_add(j, "tablets", json_object_new_array());
 	json_object_object_add(j, "records", json_object_new_array());
@@ -355,7 +360,7 @@ static json_object *journal_new(const struct manifest *m, const char *source)
 	json_object_object_add(rec, "snapshot_id", json_object_new_string(m->id));
 	json_object_object_add(rec, "keyspace", json_object_new_string(m->keyspace));
 	json_object_object_add(rec, "cut_time", json_object_new_string(cut));
-	json_object_object_add(rec, "hybrid_time", json_object_new_uint64(m->hybrid_time));
+	json_object_object_add(rec, "hybrid_time", json_object_new_uint64(to));
 	json_object_object_add(rec, "tables", json_object_new_array());
 	json_object_object_add(rec, "result", json_object_new_string("ok"));
 	json_object_object_add(j, "record", rec);
@@ -482,9 +487,9 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e)
 	catalog_close(&cat);
 	if (rc)
 		goto out;
-	j = journal_new(&m, "backup tree");
+	j = journal_new(&m, "backup tree", 0);
 	for (size_t i = 0; i < m.ntables; i++)
-		plan_table(data, j, live, m.keyspace, m.tables[i].name, &m, &m.tables[i], dir,
+		plan_table(data, j, live, m.keyspace, m.tables[i].name, &m, &m.tables[i], 0, dir,
 			   NULL);
 	json_object_array_add(jarr(j, "remove"), json_object_new_string(dir));
 	json_object_array_add(jarr(j, "remove"), json_object_new_string(marker));
@@ -608,6 +613,12 @@ static void set_busy(struct store *s, json_object *j, int busy)
 int restore_snapshot(struct store *s, struct snapshots *ss, const char *id, const char *table,
 		     const char *as, struct errbuf *e)
 {
+	return restore_snapshot_at(s, ss, id, table, as, 0, e);
+}
+
+int restore_snapshot_at(struct store *s, struct snapshots *ss, const char *id, const char *table,
+			const char *as, uint64_t to, struct errbuf *e)
+{
 	struct snap_info info;
 	char ks[65] = "", name[65] = "", *stage = staging_dir(s->data), **dirs = NULL;
 	size_t *idx = NULL, n = 0, ndirs = 0;
@@ -620,6 +631,20 @@ int restore_snapshot(struct store *s, struct snapshots *ss, const char *id, cons
 	rc = select_tables(&info.m, table, as, idx, &n, ks, name, e);
 	if (rc)
 		goto out;
+	if (to) {
+		/* to a time: only the tables that existed then */
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (info.table_created_ht[idx[i]] <= to)
+				idx[k++] = idx[i];
+		n = k;
+		if (!n) {
+			rc = err_set(e, -ERANGE, "keyspace '%s': had no tables at that time",
+				     info.m.keyspace);
+			goto out;
+		}
+	}
 	/* stage every tablet copy first, with no lock held */
 	dirs = xcalloc(info.ntablet_dirs + 1, sizeof(*dirs));
 	for (size_t a = 0, k = 0; a < info.m.ntables && !rc; a++) {
@@ -645,12 +670,13 @@ int restore_snapshot(struct store *s, struct snapshots *ss, const char *id, cons
 	if (!rc && as && store_find_locked(s, ks, name))
 		rc = err_set(e, -EEXIST, "table '%s': already exists (--as needs a new name)", as);
 	if (!rc) {
-		j = journal_new(&info.m, "snapshot");
+		j = journal_new(&info.m, to ? "time" : "snapshot", to);
 		for (size_t i = 0, k = 0; i < n; i++) {
 			const struct manifest_table *mt = &info.m.tables[idx[i]];
 
 			plan_table(s->data, j, live, table ? ks : info.m.keyspace,
-				   table ? name : mt->name, &info.m, mt, NULL, dirs + k);
+				   table ? name : mt->name, &info.m, mt,
+				   as ? 0 : info.table_created_ht[idx[i]], NULL, dirs + k);
 			k += mt->ntablets;
 		}
 	}

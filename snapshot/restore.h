@@ -47,6 +47,12 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e);
 int restore_snapshot(struct store *s, struct snapshots *ss, const char *id, const char *table,
 		     const char *as, struct errbuf *e);
 
+/* The same, as of time to (a hybrid time at or before the snapshot's cut;
+ * 0 = the cut): versions newer than to are filtered out, and tables the
+ * snapshot created after to are left out. */
+int restore_snapshot_at(struct store *s, struct snapshots *ss, const char *id, const char *table,
+			const char *as, uint64_t to, struct errbuf *e);
+
 /* The restorations recorded in the catalog: a JSON array (caller puts). */
 int restore_list(struct catalog *c, json_object **out, struct errbuf *e);
 

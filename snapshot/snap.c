@@ -37,7 +37,8 @@ struct snap_rec {
 	uint64_t ht;
 	int64_t wall_us;
 	uint64_t bytes;
-	json_object *tables; /* [{id, name, tablets: [{id, start, end}]}] */
+	json_object *tables; /* [{id, name, created_ht, tablets: [{id, start, end}]}] */
+	char schedule_id[ID_LEN + 1]; /* "" unless taken by a schedule */
 	int readers;         /* protected by ss->lock */
 };
 
@@ -85,6 +86,8 @@ static json_object *rec_to_json(const struct snap_rec *r)
 	json_object_object_add(o, "wall_us", json_object_new_int64(r->wall_us));
 	json_object_object_add(o, "bytes", json_object_new_uint64(r->bytes));
 	json_object_object_add(o, "tables", json_object_get(r->tables));
+	if (r->schedule_id[0])
+		json_object_object_add(o, "schedule_id", json_object_new_string(r->schedule_id));
 	return o;
 }
 
@@ -130,6 +133,8 @@ static int load_rec_cb(void *arg, const char *key, json_object *o)
 	}
 	strcpy(r->id, jstr(o, "id"));
 	strcpy(r->ks, jstr(o, "keyspace"));
+	if (id_valid(jstr(o, "schedule_id")))
+		strcpy(r->schedule_id, jstr(o, "schedule_id"));
 	r->state = ST_FAILED;
 	for (int i = 0; i < 4; i++)
 		if (!strcmp(st, state_names[i]))
@@ -274,16 +279,6 @@ void snapshots_close(struct snapshots *ss)
 	pthread_mutex_destroy(&ss->lock);
 	pthread_mutex_destroy(&ss->create_lock);
 	free(ss);
-}
-
-void snapshots_start_background(struct snapshots *ss)
-{
-	(void)ss; /* schedules come with restore points */
-}
-
-void snapshots_stop_background(struct snapshots *ss)
-{
-	(void)ss;
 }
 
 size_t snapshots_count(struct snapshots *ss)
@@ -481,6 +476,7 @@ static json_object *tables_json(struct store_table **tabs, size_t n)
 
 		json_object_object_add(t, "id", json_object_new_string(tabs[i]->id));
 		json_object_object_add(t, "name", json_object_new_string(tabs[i]->name));
+		json_object_object_add(t, "created_ht", json_object_new_uint64(tabs[i]->created_ht));
 		for (unsigned j = 0; j < tabs[i]->ntablets; j++) {
 			json_object *tb = json_object_new_object();
 
@@ -555,7 +551,7 @@ static void set_state(struct snapshots *ss, struct snap_rec *r, enum snap_state 
 }
 
 int snap_create(struct snapshots *ss, const char *ks, char *const *names, size_t n,
-		char id[ID_LEN + 1], struct errbuf *e)
+		const char *schedule_id, char id[ID_LEN + 1], struct errbuf *e)
 {
 	struct store *s = ss->store;
 	struct store_table **tabs = NULL;
@@ -573,6 +569,8 @@ int snap_create(struct snapshots *ss, const char *ks, char *const *names, size_t
 	r = xcalloc(1, sizeof(*r));
 	id_new(r->id);
 	strcpy(r->ks, ks);
+	if (schedule_id)
+		snprintf(r->schedule_id, sizeof(r->schedule_id), "%s", schedule_id);
 	r->state = ST_CREATING;
 	r->tables = tables_json(tabs, ntabs);
 	rc = rec_save(ss, r, e);
@@ -711,6 +709,9 @@ int snap_list(struct snapshots *ss, json_object **out, struct errbuf *e)
 		json_object_object_add(o, "time", json_object_new_string(r->ht ? when : ""));
 		json_object_object_add(o, "tables", names);
 		json_object_object_add(o, "bytes", json_object_new_uint64(r->bytes));
+		if (r->schedule_id[0])
+			json_object_object_add(o, "schedule_id",
+					       json_object_new_string(r->schedule_id));
 		json_object_array_add(arr, o);
 	}
 	pthread_mutex_unlock(&ss->lock);
@@ -870,6 +871,7 @@ static void info_from_rec(struct snapshots *ss, const struct snap_rec *r, struct
 
 	memset(v, 0, sizeof(*v));
 	strcpy(v->id, r->id);
+	strcpy(v->schedule_id, r->schedule_id);
 	v->hybrid_time = r->ht;
 	v->wall_us = r->wall_us;
 	v->meta_dir = meta_dir(ss, r->id);
@@ -886,12 +888,16 @@ static void info_from_rec(struct snapshots *ss, const struct snap_rec *r, struct
 		nt += tbs ? json_object_array_length(tbs) : 0;
 	}
 	v->tablet_dirs = xcalloc(nt, sizeof(char *));
+	v->table_created_ht = xcalloc(m->ntables, sizeof(uint64_t));
 	for (size_t a = 0; a < m->ntables; a++) {
-		json_object *t, *tbs = tablets_of(r, a, &t);
+		json_object *t, *tbs = tablets_of(r, a, &t), *x0;
 		struct manifest_table *mt = &m->tables[a];
 
 		strcpy(mt->id, jstr(t, "id"));
 		mt->name = xstrdup(jstr(t, "name"));
+		v->table_created_ht[a] = json_object_object_get_ex(t, "created_ht", &x0)
+						 ? json_object_get_uint64(x0)
+						 : 0;
 		mt->ntablets = tbs ? json_object_array_length(tbs) : 0;
 		mt->tablets = xcalloc(mt->ntablets, sizeof(*mt->tablets));
 		for (size_t b = 0; b < mt->ntablets; b++) {
@@ -921,6 +927,27 @@ int snap_complete_list(struct snapshots *ss, struct snap_info **out, size_t *nou
 	pthread_mutex_unlock(&ss->lock);
 	*out = v;
 	*nout = k;
+	return 0;
+}
+
+int snap_brief_list(struct snapshots *ss, struct snap_brief **out, size_t *n)
+{
+	struct snap_brief *v;
+
+	pthread_mutex_lock(&ss->lock);
+	v = xcalloc(ss->n, sizeof(*v));
+	for (size_t i = 0; i < ss->n; i++) {
+		strcpy(v[i].id, ss->recs[i]->id);
+		strcpy(v[i].schedule_id, ss->recs[i]->schedule_id);
+		strcpy(v[i].keyspace, ss->recs[i]->ks);
+		v[i].complete = ss->recs[i]->state == ST_COMPLETE;
+		v[i].failed = ss->recs[i]->state == ST_FAILED;
+		v[i].hybrid_time = ss->recs[i]->ht;
+		v[i].wall_us = ss->recs[i]->wall_us;
+	}
+	*n = ss->n;
+	pthread_mutex_unlock(&ss->lock);
+	*out = v;
 	return 0;
 }
 
@@ -954,6 +981,7 @@ void snap_info_release(struct snap_info *v)
 	for (size_t j = 0; j < v->ntablet_dirs; j++)
 		free(v->tablet_dirs[j]);
 	free(v->tablet_dirs);
+	free(v->table_created_ht);
 	manifest_release(&v->m);
 	memset(v, 0, sizeof(*v));
 }

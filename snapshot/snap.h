@@ -31,21 +31,29 @@ struct snapshots;
 int snapshots_open(struct snapshots **out, struct store *s, struct errbuf *e);
 void snapshots_close(struct snapshots *ss);
 
-/* Background work (schedules, retention); stop before close. */
-void snapshots_start_background(struct snapshots *ss);
-void snapshots_stop_background(struct snapshots *ss);
-
 /* Number of snapshot records (any state). */
 size_t snapshots_count(struct snapshots *ss);
 
 /* fn(arg) runs after every change of the COMPLETE set (outside locks). */
 void snapshots_set_listener(struct snapshots *ss, void (*fn)(void *), void *arg);
 
-/* Takes a snapshot of keyspace ks (all its tables, or the n named ones).
- * Writes the new id into id. -ENOENT for an unknown keyspace or table,
- * -EPERM for a keyspace without tables. */
+/* Takes a snapshot of keyspace ks (all its tables, or the n named ones),
+ * on behalf of schedule_id (NULL for none). Writes the new id into id.
+ * -ENOENT for an unknown keyspace or table, -EPERM for a keyspace without
+ * tables. */
 int snap_create(struct snapshots *ss, const char *ks, char *const *tables, size_t n,
-		char id[ID_LEN + 1], struct errbuf *e);
+		const char *schedule_id, char id[ID_LEN + 1], struct errbuf *e);
+
+/* Every snapshot in a few fields, oldest first (caller frees *out). */
+struct snap_brief {
+	char id[ID_LEN + 1];
+	char schedule_id[ID_LEN + 1];
+	char keyspace[65];
+	int complete, failed;
+	uint64_t hybrid_time;
+	int64_t wall_us;
+};
+int snap_brief_list(struct snapshots *ss, struct snap_brief **out, size_t *n);
 
 /* Deletes a snapshot; -EBUSY while a read of it is in progress. */
 int snap_delete(struct snapshots *ss, const char *id, struct errbuf *e);
@@ -66,6 +74,8 @@ int snap_read_scan(struct snapshots *ss, const char *id, const char *table, cons
 /* A COMPLETE snapshot as the view needs it. */
 struct snap_info {
 	char id[ID_LEN + 1];
+	char schedule_id[ID_LEN + 1]; /* "" unless taken by a schedule */
+	uint64_t *table_created_ht;   /* per table of m: its creation time */
 	uint64_t hybrid_time;
 	int64_t wall_us;
 	char *meta_dir;        /* DATA/snapshots/<id> */
