@@ -145,7 +145,7 @@ static void raise_history(struct schedules *sc, const struct sched *v, size_t n)
 		int64_t keep = ks_retention(v, n, t->ks);
 		uint64_t low;
 
-		if (keep < SCHEDULE_DEFAULT_HISTORY_US)
+		if (!keep)
 			keep = SCHEDULE_DEFAULT_HISTORY_US;
 		if (now - keep <= 0)
 			continue;

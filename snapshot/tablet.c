@@ -104,6 +104,8 @@ int tablet_rocksdb_error(char *err, struct errbuf *e, const char *what, const ch
 
 	if (strstr(err, "No space left"))
 		rc = -ENOSPC;
+	else if (strstr(err, "full_history_ts_low"))
+		rc = -ERANGE; /* a read older than the history kept */
 	else if (!strncmp(err, "Corruption", 10))
 		rc = -EBADMSG;
 	else if (!strncmp(err, "NotFound", 8) || strstr(err, "does not exist"))
