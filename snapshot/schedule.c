@@ -33,6 +33,7 @@ struct schedules {
 	pthread_mutex_t tick_lock;
 	size_t n;             /* protected by lock */
 	struct sched *scheds; /* protected by lock */
+	int64_t default_history_us; /* without a schedule; $SNAPFS_HISTORY */
 	pthread_t thread;
 	int running;
 	int stop;             /* protected by lock */
@@ -85,6 +86,17 @@ int schedules_open(struct schedules **out, struct store *s, struct snapshots *ss
 
 	sc->store = s;
 	sc->snaps = ss;
+	sc->default_history_us = SCHEDULE_DEFAULT_HISTORY_US;
+	if (getenv("SNAPFS_HISTORY")) {
+		const char *h = getenv("SNAPFS_HISTORY");
+
+		if (!strcmp(h, "0") || !strcmp(h, "none"))
+			sc->default_history_us = 1; /* keep only the newest versions */
+		else if (hlc_parse_duration(h, &sc->default_history_us, e)) {
+			free(sc);
+			return err_prefix(e, -EINVAL, "SNAPFS_HISTORY");
+		}
+	}
 	pthread_mutex_init(&sc->lock, NULL);
 	pthread_mutex_init(&sc->tick_lock, NULL);
 	pthread_cond_init(&sc->cond, NULL);
@@ -146,7 +158,7 @@ static void raise_history(struct schedules *sc, const struct sched *v, size_t n)
 		uint64_t low;
 
 		if (!keep)
-			keep = SCHEDULE_DEFAULT_HISTORY_US;
+			keep = sc->default_history_us;
 		if (now - keep <= 0)
 			continue;
 		low = hlc_from_us(now - keep);

@@ -11,7 +11,8 @@
  *
  * History: every tablet keeps every version newer than now - retention of
  * the longest schedule of its keyspace (SCHEDULE_DEFAULT_HISTORY_US without
- * one): the full-history low mark is raised each tick.
+ * one; $SNAPFS_HISTORY, a duration or "none", overrides that default at
+ * start): the full-history low mark is raised each tick.
  *
  * Restore to TIME: from the first schedule snapshot at or after TIME (one
  * is taken now if TIME is newer than all), with versions newer than TIME
