@@ -616,8 +616,26 @@ int restore_snapshot(struct store *s, struct snapshots *ss, const char *id, cons
 	return restore_snapshot_at(s, ss, id, table, as, 0, e);
 }
 
+/* One online restore at a time: they share DATA/restore.journal and the
+ * staging dir, and one's clean-up would remove the other's journal. */
+static pthread_mutex_t online_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int restore_online(struct store *s, struct snapshots *ss, const char *id, const char *table,
+			  const char *as, uint64_t to, struct errbuf *e);
+
 int restore_snapshot_at(struct store *s, struct snapshots *ss, const char *id, const char *table,
 			const char *as, uint64_t to, struct errbuf *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&online_lock);
+	rc = restore_online(s, ss, id, table, as, to, e);
+	pthread_mutex_unlock(&online_lock);
+	return rc;
+}
+
+static int restore_online(struct store *s, struct snapshots *ss, const char *id, const char *table,
+			  const char *as, uint64_t to, struct errbuf *e)
 {
 	struct snap_info info;
 	char ks[65] = "", name[65] = "", *stage = staging_dir(s->data), **dirs = NULL;
@@ -707,6 +725,8 @@ int restore_snapshot_at(struct store *s, struct snapshots *ss, const char *id, c
 	busy = 0;
 	if (!rc)
 		rc = journal_cleanup(s->data, j, e);
+	if (!rc)
+		rmdir(stage); /* empty now: every staged copy was moved */
 out:
 	if (busy)
 		set_busy(s, j, 0);
