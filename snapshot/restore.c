@@ -448,12 +448,14 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e)
 
 	*what = NULL;
 	rc = recover_journal(data, what, e);
-	if (rc || *what)
+	if (rc)
 		goto out;
 	{
 		char *stage = staging_dir(data);
 
-		fs_remove_tree(stage); /* copies of an online restore cut short */
+		/* copies of an online restore cut short before its journal, or
+		 * the staging dir of one just finished */
+		fs_remove_tree(stage);
 		free(stage);
 	}
 	if (lstat(marker, &st) != 0) {
@@ -498,9 +500,14 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e)
 		goto out;
 	snap_crash_point("restore-after-journal");
 	rc = finish_journal(data, j, e);
-	if (!rc)
-		*what = fs_path("restored snapshot '%s' of keyspace '%s' (%zu tables) from '%s'",
-				m.id, m.keyspace, m.ntables, dir);
+	if (!rc) {
+		char *done = *what; /* a restore finished first, before this marker */
+
+		*what = fs_path(
+		    "%s%srestored snapshot '%s' of keyspace '%s' (%zu tables) from '%s'",
+		    done ? done : "", done ? "; then " : "", m.id, m.keyspace, m.ntables, dir);
+		free(done);
+	}
 out:
 	if (have_m)
 		manifest_release(&m);
