@@ -128,7 +128,8 @@ static struct sched *snapshot_list(struct schedules *sc, size_t *n)
 
 	pthread_mutex_lock(&sc->lock);
 	v = xcalloc(sc->n, sizeof(*v));
-	memcpy(v, sc->scheds, sc->n * sizeof(*v));
+	if (sc->n) /* scheds is NULL without schedules */
+		memcpy(v, sc->scheds, sc->n * sizeof(*v));
 	*n = sc->n;
 	pthread_mutex_unlock(&sc->lock);
 	return v;
