@@ -305,8 +305,9 @@ static void dump_entry(const struct hc_entry *x, char **buf, size_t *len, size_t
 
 	if (n < 0 || (size_t)n >= sizeof(body))
 		return;
-	if (*len + (size_t)n + 18 > *cap) {
-		*cap = (*len + (size_t)n + 18) * 2;
+	/* 16 hex digits, a space, the body, a newline and sprintf's NUL */
+	if (*len + 16 + 1 + (size_t)n + 1 + 1 > *cap) {
+		*cap = (*len + (size_t)n + 19) * 2;
 		*buf = xrealloc(*buf, *cap);
 	}
 	*len += (size_t)sprintf(*buf + *len, "%016" PRIx64 " %s\n",
