@@ -342,9 +342,10 @@ static int checkpoint_tablet(struct snapshots *ss, struct store_table *t, struct
 		goto out;
 	}
 	fs_remove_tree(tmp);
-	rc = tablet_flush(&tb->db, e);
-	if (!rc)
-		rc = tablet_checkpoint(&tb->db, tmp, e);
+	/* No tablet_flush() first: the checkpoint flushes the memtable itself
+	 * (tablet_checkpoint), and a flush of ours before it only made a second,
+	 * tiny L0 file whenever a write landed in between. */
+	rc = tablet_checkpoint(&tb->db, tmp, e);
 	if (!rc)
 		rc = fs_fsync_dir(tmp);
 	if (!rc) {
