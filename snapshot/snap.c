@@ -9,7 +9,9 @@
  * dropped under it, and store->barrier exclusively only while it reads the
  * clock: every write stamped at or before the cut has been applied by then,
  * and every later write gets a later time. Versions above the cut that land
- * in a checkpoint are hidden by reading it at the cut time.
+ * in a checkpoint are hidden by reading it at the cut time. The tablets of
+ * a create are checkpointed (and their new files hashed) by up to
+ * CKPT_WORKERS threads at once, all joined before the create goes on.
  */
 #include "snap.h"
 
@@ -363,6 +365,112 @@ out:
 	return rc;
 }
 
+/* Hashes the files of a fresh checkpoint into the hash cache, so that
+ * write_metadata() finds them there. Best effort: a file that fails here is
+ * hashed again, and its failure reported, by write_metadata(). */
+static void warm_hashes(struct snapshots *ss, struct store_table *t, struct store_tablet *tb,
+			const char *sid)
+{
+	char *dir = snap_checkpoint_dir(ss->store->data, t->id, tb->id, sid);
+	struct manifest_tablet mt = {0};
+	uint64_t bytes = 0;
+	char hex[65];
+
+	if (!list_files(dir, &mt, &bytes, NULL)) {
+		for (size_t i = 0; i < mt.nfiles; i++) {
+			char *p = fs_path("%s/%s", dir, mt.files[i].name);
+
+			hashcache_get(ss->hc, tb->id, p, hex);
+			free(p);
+			free(mt.files[i].name);
+		}
+	}
+	free(mt.files);
+	free(dir);
+}
+
+/* The checkpoints of one create: a job per tablet (checkpoint, then hash
+ * its files), taken by up to CKPT_WORKERS threads, the creating thread
+ * among them. The flushes queue in RocksDB's flush pool anyway; what runs
+ * side by side is the rest: links, copies, fsyncs and the hashing of new
+ * SSTs, the part that grows with the bytes written since the last snapshot.
+ * After a failure no new job starts; the first error is kept. */
+#define CKPT_WORKERS 4
+
+struct ckpt_job {
+	struct store_table *t;
+	struct store_tablet *tb;
+};
+
+struct ckpt_run {
+	struct snapshots *ss;
+	const char *sid;
+	struct ckpt_job *jobs;
+	size_t njobs;
+	pthread_mutex_t lock;
+	size_t next;     /* protected by lock */
+	int rc;          /* first failure, protected by lock */
+	struct errbuf e; /* its message, protected by lock */
+};
+
+static void *ckpt_worker(void *arg)
+{
+	struct ckpt_run *cr = arg;
+
+	for (;;) {
+		struct errbuf e = {{0}};
+		size_t i;
+		int rc;
+
+		pthread_mutex_lock(&cr->lock);
+		i = cr->rc ? cr->njobs : cr->next++;
+		pthread_mutex_unlock(&cr->lock);
+		if (i >= cr->njobs)
+			return NULL;
+		rc = checkpoint_tablet(cr->ss, cr->jobs[i].t, cr->jobs[i].tb, cr->sid, &e);
+		if (!rc) {
+			warm_hashes(cr->ss, cr->jobs[i].t, cr->jobs[i].tb, cr->sid);
+			continue;
+		}
+		pthread_mutex_lock(&cr->lock);
+		if (!cr->rc) {
+			cr->rc = rc;
+			cr->e = e;
+		}
+		pthread_mutex_unlock(&cr->lock);
+	}
+}
+
+static int checkpoint_all(struct snapshots *ss, struct store_table **tabs, size_t ntabs,
+			  const char *sid, struct errbuf *e)
+{
+	struct ckpt_run cr = {.ss = ss, .sid = sid};
+	pthread_t th[CKPT_WORKERS - 1];
+	size_t nth = 0, n = 0;
+
+	for (size_t i = 0; i < ntabs; i++)
+		n += tabs[i]->ntablets;
+	cr.jobs = xcalloc(n ? n : 1, sizeof(*cr.jobs));
+	for (size_t i = 0; i < ntabs; i++)
+		for (unsigned j = 0; j < tabs[i]->ntablets; j++) {
+			cr.jobs[cr.njobs].t = tabs[i];
+			cr.jobs[cr.njobs++].tb = &tabs[i]->tablets[j];
+		}
+	pthread_mutex_init(&cr.lock, NULL);
+	/* a thread that cannot be started leaves its share to the others */
+	while (nth < CKPT_WORKERS - 1 && nth + 1 < cr.njobs &&
+	       !pthread_create(&th[nth], NULL, ckpt_worker, &cr))
+		nth++;
+	ckpt_worker(&cr);
+	for (size_t i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&cr.lock);
+	free(cr.jobs);
+	if (cr.rc && e)
+		*e = cr.e;
+	return cr.rc;
+}
+
 /* SNAPSHOT.json and SHA256SUMS of a snapshot whose checkpoints exist. */
 static int write_metadata(struct snapshots *ss, struct snap_rec *r, struct errbuf *e)
 {
@@ -593,9 +701,7 @@ int snap_create(struct snapshots *ss, const char *ks, char *const *names, size_t
 		goto out;
 	}
 
-	for (size_t i = 0; i < ntabs && !rc; i++)
-		for (unsigned j = 0; j < tabs[i]->ntablets && !rc; j++)
-			rc = checkpoint_tablet(ss, tabs[i], &tabs[i]->tablets[j], r->id, e);
+	rc = checkpoint_all(ss, tabs, ntabs, r->id, e);
 	if (rc)
 		goto out;
 	snap_crash_point("create-after-checkpoints");
