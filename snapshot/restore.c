@@ -15,11 +15,14 @@
 #include "ids.h"
 #include "partition.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +35,103 @@ static char *staging_dir(const char *data);
 
 /* ---- verification ---- */
 
-int restore_verify(const char *root, struct manifest *m, struct errbuf *e)
+#define CHECK_MAX_THREADS 64
+
+/* The read check of one tablet of a backup tree: every version read with
+ * block checksums verified, which also tells the filter its work. */
+struct tablet_check {
+	char *rel;	 /* <ks>/<table>/tablet-<id> */
+	uint64_t maxts;	 /* the newest version in the tablet */
+	uint64_t nnewer; /* versions newer than the cut */
+	int rc;
+	struct errbuf e;
+};
+
+struct check_job {
+	const char *root;
+	uint64_t cut;
+	struct tablet_check *c;
+	size_t n;
+	atomic_size_t next;
+};
+
+static void *check_worker(void *arg)
+{
+	struct check_job *j = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&j->next, 1)) < j->n) {
+		struct tablet_check *c = &j->c[i];
+		char *dir = fs_path("%s/%s", j->root, c->rel);
+		struct tablet tb;
+
+		c->rc = tablet_open(&tb, dir, 0, 1, &c->e);
+		if (!c->rc) {
+			c->rc = tablet_scan_newer(&tb, j->cut, &c->maxts, &c->nnewer, &c->e);
+			tablet_close(&tb);
+		}
+		free(dir);
+	}
+	return NULL;
+}
+
+static void checks_free(struct tablet_check *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++)
+		free(c[i].rel);
+	free(c);
+}
+
+/* Reads every tablet of the tree (one thread per CPU, one tablet at a
+ * time each); *out gets one check per tablet in manifest order (caller
+ * frees with checks_free). The first failing tablet in that order is the
+ * one reported, so the message is the same on every run. */
+static int check_tablets(const char *root, const struct manifest *m, struct tablet_check **out,
+			 size_t *nout, struct errbuf *e)
+{
+	struct check_job j = {.root = root, .cut = m->hybrid_time};
+	pthread_t tids[CHECK_MAX_THREADS];
+	size_t nthreads = 0, want;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc = 0;
+
+	for (size_t i = 0; i < m->ntables; i++)
+		j.n += m->tables[i].ntablets;
+	j.c = xcalloc(j.n + 1, sizeof(*j.c));
+	for (size_t i = 0, k = 0; i < m->ntables; i++)
+		for (size_t t = 0; t < m->tables[i].ntablets; t++)
+			j.c[k++].rel =
+			    manifest_tablet_dir(m, &m->tables[i], &m->tables[i].tablets[t]);
+	atomic_init(&j.next, 0);
+	want = cpus < 1 ? 1 : (size_t)cpus;
+	if (want > CHECK_MAX_THREADS)
+		want = CHECK_MAX_THREADS;
+	if (want > j.n)
+		want = j.n;
+	/* this thread is one of the workers */
+	while (nthreads + 1 < want && !pthread_create(&tids[nthreads], NULL, check_worker, &j))
+		nthreads++;
+	check_worker(&j);
+	for (size_t i = 0; i < nthreads; i++)
+		pthread_join(tids[i], NULL);
+	for (size_t i = 0; i < j.n && !rc; i++) {
+		if (!j.c[i].rc)
+			continue;
+		err_set(e, j.c[i].rc, "tablet '%s': %s", j.c[i].rel, j.c[i].e.msg);
+		rc = -EBADMSG;
+	}
+	if (rc || !out) {
+		checks_free(j.c, j.n);
+	} else {
+		*out = j.c;
+		*nout = j.n;
+	}
+	return rc;
+}
+
+/* restore_verify, and the read check's findings for the marker restore. */
+static int verify_tree(const char *root, struct manifest *m, struct tablet_check **checks,
+		       size_t *nchecks, struct errbuf *e)
 {
 	int rc = manifest_verify_tree(root, m, e);
 
@@ -40,30 +139,15 @@ int restore_verify(const char *root, struct manifest *m, struct errbuf *e)
 		rc = -EBADMSG; /* a missing file in a backup is a refusal, not "not found" */
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < m->ntables && !rc; i++) {
-		struct manifest_table *t = &m->tables[i];
-
-		for (size_t j = 0; j < t->ntablets && !rc; j++) {
-			char *rel = manifest_tablet_dir(m, t, &t->tablets[j]);
-			char *dir = fs_path("%s/%s", root, rel);
-			struct tablet tb;
-
-			rc = tablet_open(&tb, dir, 0, 1, e);
-			if (!rc) {
-				rc = tablet_verify_read(&tb, e);
-				tablet_close(&tb);
-			}
-			if (rc) {
-				err_prefix(e, rc, "tablet '%s'", rel);
-				rc = -EBADMSG;
-			}
-			free(dir);
-			free(rel);
-		}
-	}
+	rc = check_tablets(root, m, checks, nchecks, e);
 	if (rc)
 		manifest_release(m);
 	return rc;
+}
+
+int restore_verify(const char *root, struct manifest *m, struct errbuf *e)
+{
+	return verify_tree(root, m, NULL, NULL, e);
 }
 
 /* ---- the journal ---- */
@@ -110,11 +194,15 @@ static int journal_write(const char *data, json_object *j, struct errbuf *e)
 	return rc;
 }
 
-/* Moves, then the hybrid-time filter on every restored tablet. */
+/* Moves, then the hybrid-time filter on every restored tablet. The newest
+ * version and the count newer than the cut of each tablet come from the
+ * journal ("scanned", the marker restore's read check) or a scan here. */
 static int journal_apply(json_object *j, struct hlc *clock, struct errbuf *e)
 {
 	json_object *moves = jarr(j, "moves"), *tablets = jarr(j, "tablets");
-	uint64_t cut = ju64(j, "cut"), maxts = cut, r;
+	json_object *scanned = jarr(j, "scanned");
+	size_t nt = tablets ? json_object_array_length(tablets) : 0;
+	uint64_t cut = ju64(j, "cut"), maxts = cut, r, *newer = NULL;
 	int rc = 0;
 
 	for (size_t i = 0; moves && i < json_object_array_length(moves) && !rc; i++) {
@@ -142,35 +230,49 @@ static int journal_apply(json_object *j, struct hlc *clock, struct errbuf *e)
 	if (!rc)
 		snap_crash_point("restore-after-moves");
 	/* the newest time of any restored version: the filter writes above it */
-	for (size_t i = 0; tablets && i < json_object_array_length(tablets) && !rc; i++) {
+	newer = xcalloc(nt + 1, sizeof(*newer));
+	for (size_t i = 0; i < nt && !rc; i++) {
 		const char *dir = json_object_get_string(json_object_array_get_idx(tablets, i));
 		struct tablet t;
-		uint64_t mx = 0, n = 0;
+		uint64_t mx = 0;
 
-		rc = tablet_open(&t, dir, 0, 0, e);
-		if (rc)
-			break;
-		rc = tablet_scan_newer(&t, cut, &mx, &n, e);
-		tablet_close(&t);
+		if (scanned && json_object_array_length(scanned) == nt) {
+			json_object *o = json_object_array_get_idx(scanned, i);
+
+			mx = ju64(o, "maxts");
+			newer[i] = ju64(o, "newer");
+		} else {
+			rc = tablet_open(&t, dir, 0, 0, e);
+			if (rc)
+				break;
+			rc = tablet_scan_newer(&t, cut, &mx, &newer[i], e);
+			tablet_close(&t);
+		}
 		if (mx > maxts)
 			maxts = mx;
 	}
-	if (rc)
-		return rc;
-	rc = hlc_raise(clock, maxts);
-	r = rc ? 0 : hlc_now(clock);
-	if (!r)
-		return err_set(e, -EIO, "clock '%s': cannot persist", clock->path);
-	for (size_t i = 0; tablets && i < json_object_array_length(tablets) && !rc; i++) {
+	if (!rc) {
+		rc = hlc_raise(clock, maxts);
+		r = rc ? 0 : hlc_now(clock);
+		if (!r)
+			rc = err_set(e, -EIO, "clock '%s': cannot persist", clock->path);
+	}
+	/* a tablet with nothing newer than the cut needs no repair writes
+	 * (reading it through would cost a full pass): only the low mark */
+	for (size_t i = 0; i < nt && !rc; i++) {
 		const char *dir = json_object_get_string(json_object_array_get_idx(tablets, i));
 		struct tablet t;
 
 		rc = tablet_open(&t, dir, 0, 0, e);
 		if (rc)
 			break;
-		rc = tablet_hide_after(&t, cut, r, e);
+		if (newer[i])
+			rc = tablet_hide_after(&t, cut, r, e);
+		else
+			rc = tablet_set_history_low(&t, r, e);
 		tablet_close(&t);
 	}
+	free(newer);
 	if (!rc)
 		snap_crash_point("restore-after-filter");
 	return rc;
@@ -443,6 +545,10 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e)
 	struct manifest m = {0};
 	json_object *j = NULL, *live = NULL;
 	struct catalog cat = {0};
+	struct tablet_check *checks = NULL;
+	size_t nchecks = 0;
+	json_object *scanned;
+	int64_t t0, t1;
 	struct stat st;
 	int rc, have_m = 0;
 
@@ -477,7 +583,9 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e)
 			     marker, data);
 		goto out;
 	}
-	rc = restore_verify(dir, &m, e);
+	t0 = hlc_wall_us();
+	rc = verify_tree(dir, &m, &checks, &nchecks, e);
+	t1 = hlc_wall_us();
 	if (rc) {
 		err_prefix(e, rc, "restore refused: backup tree '%s'", dir);
 		goto out;
@@ -493,6 +601,17 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e)
 	for (size_t i = 0; i < m.ntables; i++)
 		plan_table(data, j, live, m.keyspace, m.tables[i].name, &m, &m.tables[i], 0, dir,
 			   NULL);
+	/* what the read check found, in the order of "tablets": no second pass */
+	assert(json_object_array_length(jarr(j, "tablets")) == nchecks);
+	scanned = json_object_new_array();
+	for (size_t i = 0; i < nchecks; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "maxts", json_object_new_uint64(checks[i].maxts));
+		json_object_object_add(o, "newer", json_object_new_uint64(checks[i].nnewer));
+		json_object_array_add(scanned, o);
+	}
+	json_object_object_add(j, "scanned", scanned);
 	json_object_array_add(jarr(j, "remove"), json_object_new_string(dir));
 	json_object_array_add(jarr(j, "remove"), json_object_new_string(marker));
 	rc = journal_write(data, j, e);
@@ -503,14 +622,17 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e)
 	if (!rc) {
 		char *done = *what; /* a restore finished first, before this marker */
 
-		*what = fs_path(
-		    "%s%srestored snapshot '%s' of keyspace '%s' (%zu tables) from '%s'",
-		    done ? done : "", done ? "; then " : "", m.id, m.keyspace, m.ntables, dir);
+		*what =
+		    fs_path("%s%srestored snapshot '%s' of keyspace '%s' (%zu tables) from '%s' "
+			    "in %.2f s (verified in %.2f s)",
+			    done ? done : "", done ? "; then " : "", m.id, m.keyspace, m.ntables,
+			    dir, (double)(hlc_wall_us() - t0) / 1e6, (double)(t1 - t0) / 1e6);
 		free(done);
 	}
 out:
 	if (have_m)
 		manifest_release(&m);
+	checks_free(checks, nchecks);
 	json_object_put(j);
 	json_object_put(live);
 	free(marker);
