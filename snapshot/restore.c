@@ -437,8 +437,12 @@ static void plan_table(const char *data, json_object *j, json_object *live, cons
 	json_object_object_add(r, "value", ksrec);
 	json_object_array_add(jarr(j, "records"), r);
 	free(key);
+	/* the record's keyspace is the snapshot's: a table restored --as into
+	 * another keyspace is named in full */
+	key = strcmp(ks, m->keyspace) ? fs_path("%s.%s", ks, name) : xstrdup(name);
 	json_object_array_add(jarr(json_object_object_get(j, "record"), "tables"),
-			      json_object_new_string(name));
+			      json_object_new_string(key));
+	free(key);
 }
 
 /* A journal restoring m as of time to (its cut when 0). */
