@@ -230,6 +230,8 @@ expect_ok sf restore list --json
 n=$(printf '%s\n' "$LAST_OUT" | grep -c '"source":"snapshot"' || true)
 ((n == 17)) || fail "restore list: $n restorations from a snapshot, expected 17: $LAST_OUT"
 expect_contains "$LAST_OUT" "\"snapshot_id\":\"$id\""
+expect_contains "$LAST_OUT" '"tables":["a2"]' "the record of --as ks.a2"
+expect_contains "$LAST_OUT" '"tables":["copy.b"]' "the record of --as copy.b"
 expect_ok sf restore list
 expect_contains "$LAST_OUT" "$id"
 grep -q "restored snapshot '$id' table ks.a as ks.a2 online" "$T/serve.log" ||
