@@ -387,12 +387,13 @@ static void plan_table(const char *data, json_object *j, json_object *live, cons
 		dst = store_tablet_path(data, tid, nid);
 		if (src_root) {
 			char *rel = manifest_tablet_dir(m, mt, &mt->tablets[i]);
+			char *src = fs_path("%s/%s", src_root, rel);
 			json_object *mv = json_object_new_object();
 
-			json_object_object_add(mv, "src", json_object_new_string(
-							     fs_path("%s/%s", src_root, rel)));
+			json_object_object_add(mv, "src", json_object_new_string(src));
 			json_object_object_add(mv, "dst", json_object_new_string(dst));
 			json_object_array_add(jarr(j, "moves"), mv);
+			free(src);
 			free(rel);
 		} else {
 			json_object *mv = json_object_new_object();
@@ -411,11 +412,13 @@ static void plan_table(const char *data, json_object *j, json_object *live, cons
 	if (old) {
 		json_object *otbs = jarr(old, "tablets");
 
-		for (size_t i = 0; otbs && i < json_object_array_length(otbs); i++)
-			json_object_array_add(
-				jarr(j, "remove"),
-				json_object_new_string(store_tablet_path(
-					data, tid, jstr(json_object_array_get_idx(otbs, i), "id"))));
+		for (size_t i = 0; otbs && i < json_object_array_length(otbs); i++) {
+			char *p = store_tablet_path(data, tid,
+						    jstr(json_object_array_get_idx(otbs, i), "id"));
+
+			json_object_array_add(jarr(j, "remove"), json_object_new_string(p));
+			free(p);
+		}
 	}
 	json_object_object_add(rec, "id", json_object_new_string(tid));
 	json_object_object_add(rec, "keyspace", json_object_new_string(ks));
