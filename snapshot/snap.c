@@ -168,7 +168,9 @@ static json_object *tablets_of(const struct snap_rec *r, size_t i, json_object *
 	return tbs;
 }
 
-/* Removes every directory of r: checkpoints (and their .tmp) and metadata. */
+/* Removes every directory of r: checkpoints (with our .tmp and RocksDB's
+ * own staging dir for it, .tmp.tmp, which a crash during a checkpoint in
+ * another thread leaves behind) and metadata. */
 static int remove_dirs(struct snapshots *ss, const struct snap_rec *r)
 {
 	char *m = meta_dir(ss, r->id);
@@ -181,11 +183,13 @@ static int remove_dirs(struct snapshots *ss, const struct snap_rec *r)
 			json_object *tb = json_object_array_get_idx(tbs, j);
 			char *dir = snap_checkpoint_dir(ss->store->data, jstr(t, "id"),
 							jstr(tb, "id"), r->id);
-			char *tmp = fs_path("%s.tmp", dir);
+			char *tmp = fs_path("%s.tmp", dir), *tmp2 = fs_path("%s.tmp.tmp", dir);
 			int r1 = fs_remove_tree(dir), r2 = fs_remove_tree(tmp);
+			int r3 = fs_remove_tree(tmp2);
 
 			if (!rc)
-				rc = r1 ? r1 : r2;
+				rc = r1 ? r1 : r2 ? r2 : r3;
+			free(tmp2);
 			free(tmp);
 			free(dir);
 		}
