@@ -339,6 +339,23 @@ static int journal_cleanup(const char *data, json_object *j, struct errbuf *e)
 	return rc;
 }
 
+/* An online restore that failed before its commit (a full disk in the
+ * filter, say): undo it now rather than let the next start roll it
+ * forward over whatever was written meanwhile. */
+static void journal_rollback(const char *data, json_object *j)
+{
+	json_object *moves = jarr(j, "moves");
+	char *p = journal_path(data);
+
+	/* the journal first: a crash after it leaves orphan tablet dirs,
+	 * which the next start removes, never a journal naming missing dirs */
+	if (unlink(p) == 0)
+		fs_fsync_dir(data);
+	for (size_t i = 0; moves && i < json_object_array_length(moves); i++)
+		fs_remove_tree(jstr(json_object_array_get_idx(moves, i), "dst"));
+	free(p);
+}
+
 /* ---- planning ---- */
 
 struct live_tables {
@@ -584,12 +601,6 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e)
 			     marker, dir);
 		goto out;
 	}
-	if (lstat(cpath, &st) != 0) {
-		rc = err_set(e, -EPERM, "restore marker '%s': data directory '%s' is not initialised "
-					"(run 'snapfs init' first)",
-			     marker, data);
-		goto out;
-	}
 	t0 = hlc_wall_us();
 	rc = verify_tree(dir, &m, &checks, &nchecks, e);
 	t1 = hlc_wall_us();
@@ -598,6 +609,15 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e)
 		goto out;
 	}
 	have_m = 1;
+	if (lstat(cpath, &st) != 0) {
+		/* an empty DATA (disaster recovery, a new machine): the backup
+		 * has passed every check, so initialise it now */
+		int created;
+
+		rc = store_init(data, &created, e);
+		if (rc)
+			goto out;
+	}
 	rc = catalog_open(&cat, cpath, 0, e);
 	if (!rc)
 		rc = live_tables(&cat, &live, e);
@@ -777,7 +797,7 @@ static int restore_online(struct store *s, struct snapshots *ss, const char *id,
 	char ks[65] = "", name[65] = "", *stage = staging_dir(s->data), **dirs = NULL;
 	size_t *idx = NULL, n = 0, ndirs = 0;
 	json_object *j = NULL, *live = NULL, *records;
-	int rc = snap_pin(ss, id, &info, e), pinned = !rc, busy = 0;
+	int rc = snap_pin(ss, id, &info, e), pinned = !rc, busy = 0, journaled = 0, committed = 0;
 
 	if (rc)
 		goto out;
@@ -842,6 +862,7 @@ static int restore_online(struct store *s, struct snapshots *ss, const char *id,
 	rc = journal_write(s->data, j, e);
 	if (rc)
 		goto out;
+	journaled = 1;
 	snap_crash_point("online-restore-after-journal");
 	rc = journal_apply(j, &s->clock, e);
 	if (rc)
@@ -849,6 +870,7 @@ static int restore_online(struct store *s, struct snapshots *ss, const char *id,
 	/* commit and swap: the affected tables change in one step */
 	pthread_rwlock_wrlock(&s->lock);
 	rc = journal_commit(j, &s->cat, e);
+	committed = !rc;
 	records = jarr(j, "records");
 	for (size_t i = 0; !rc && i < json_object_array_length(records); i++) {
 		json_object *v;
@@ -866,7 +888,9 @@ static int restore_online(struct store *s, struct snapshots *ss, const char *id,
 out:
 	if (busy)
 		set_busy(s, j, 0);
-	if (rc && !j)
+	if (rc && journaled && !committed)
+		journal_rollback(s->data, j); /* the old tables were never touched */
+	if (rc && !committed)
 		fs_remove_tree(stage);
 	for (size_t i = 0; i < ndirs; i++)
 		free(dirs[i]);
