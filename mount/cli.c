@@ -60,6 +60,14 @@ void cli_put_hex(FILE *f, const char *s, size_t len)
 		fprintf(f, "%02x", (unsigned char)s[i]);
 }
 
+int cli_print_json_lines(json_object *arr)
+{
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		puts(json_object_to_json_string_ext(json_object_array_get_idx(arr, i),
+						    JSON_C_TO_STRING_PLAIN));
+	return 0;
+}
+
 char *cli_escape(const char *s, size_t len, int hex)
 {
 	char *out = NULL;

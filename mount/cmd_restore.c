@@ -20,12 +20,8 @@ static int print_restores(void *arg, json_object *arr)
 	const struct cli_opts *o = arg;
 	size_t n = json_object_array_length(arr);
 
-	if (o->json) {
-		for (size_t i = 0; i < n; i++)
-			puts(json_object_to_json_string_ext(json_object_array_get_idx(arr, i),
-							    JSON_C_TO_STRING_PLAIN));
-		return 0;
-	}
+	if (o->json)
+		return cli_print_json_lines(arr);
 	printf("%-27s  %-11s  %-32s  %-12s  %-27s  %s\n", "WHEN", "SOURCE", "SNAPSHOT", "KEYSPACE",
 	       "CUT", "RESULT");
 	for (size_t i = 0; i < n; i++) {

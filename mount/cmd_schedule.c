@@ -18,13 +18,11 @@ static int print_lines(void *arg, json_object *arr)
 	const struct cli_opts *o = arg;
 	size_t n = json_object_array_length(arr);
 
+	if (o->json)
+		return cli_print_json_lines(arr);
 	for (size_t i = 0; i < n; i++) {
 		json_object *x = json_object_array_get_idx(arr, i);
 
-		if (o->json) {
-			puts(json_object_to_json_string_ext(x, JSON_C_TO_STRING_PLAIN));
-			continue;
-		}
 		if (json_object_object_get(x, "interval"))
 			printf("%-32s  %-12s  every %-6s  keep %s\n",
 			       json_object_get_string(json_object_object_get(x, "id")),

@@ -42,22 +42,6 @@
 
 #define MAX_CLIENTS 128
 
-void dlog(const char *fmt, ...)
-{
-	char ts[40];
-	va_list ap;
-
-	hlc_format_rfc3339(hlc_wall_us(), 0, ts, sizeof(ts));
-	flockfile(stderr);
-	fprintf(stderr, "%s snapfs[%d]: ", ts, (int)getpid());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	funlockfile(stderr);
-	fflush(stderr);
-}
-
 void daemon_request_stop(struct daemon *d)
 {
 	char c = 's';

@@ -14,6 +14,7 @@
 
 #include "ctl_proto.h"
 #include "errbuf.h"
+#include "log.h"
 #include "store.h"
 
 struct view;
@@ -35,8 +36,6 @@ struct daemon {
 	int client_fds[128]; /* protected by clients_lock; -1 = free */
 };
 
-/* Daemon log line (stderr, which is DATA/snapfs.log once detached). */
-void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Asks the daemon to shut down (thread-safe, async-signal-safe). */
 void daemon_request_stop(struct daemon *d);
@@ -101,6 +100,9 @@ struct cli_reply {
  * stdout), prints the error of the END frame. Returns the exit code
  * (4 with a hint when no daemon listens). */
 int cli_call(const char *data, struct ctl_msg *req, const struct cli_reply *r);
+
+/* --json listings: one JSON object of the array per line. Returns 0. */
+int cli_print_json_lines(json_object *arr);
 
 /* Writes bytes escaped: printable ASCII as is except '\\', others \xNN. */
 void cli_put_escaped(FILE *f, const char *s, size_t len);

@@ -9,6 +9,7 @@
 #include "schedule.h"
 
 #include "fsutil.h"
+#include "log.h"
 #include "restore.h"
 
 #include <errno.h>
@@ -169,22 +170,6 @@ static void raise_history(struct schedules *sc, const struct sched *v, size_t n)
 	pthread_rwlock_unlock(&s->lock);
 }
 
-static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void log_line(const char *fmt, ...)
-{
-	char ts[40];
-	va_list ap;
-
-	hlc_format_rfc3339(hlc_wall_us(), 0, ts, sizeof(ts));
-	flockfile(stderr);
-	fprintf(stderr, "%s snapfs[%d]: ", ts, (int)getpid());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	funlockfile(stderr);
-}
-
 /* One schedule: take the due snapshot, then apply retention. */
 static void tick_one(struct schedules *sc, const struct sched *sh, const struct snap_brief *b,
 		     size_t nb, int64_t now)
@@ -198,11 +183,11 @@ static void tick_one(struct schedules *sc, const struct sched *sh, const struct 
 			newest = b[i].wall_us;
 	if (!newest || now - newest >= sh->interval_us) {
 		if (snap_create(sc->snaps, sh->ks, NULL, 0, sh->id, id, &e) == 0) {
-			log_line("schedule '%s': snapshot '%s' of keyspace '%s' COMPLETE", sh->id, id,
+			dlog("schedule '%s': snapshot '%s' of keyspace '%s' COMPLETE", sh->id, id,
 				 sh->ks);
 			newest = now;
 		} else {
-			log_line("schedule '%s': snapshot of keyspace '%s' failed: %s", sh->id,
+			dlog("schedule '%s': snapshot of keyspace '%s' failed: %s", sh->id,
 				 sh->ks, e.msg);
 		}
 	}
@@ -215,7 +200,7 @@ static void tick_one(struct schedules *sc, const struct sched *sh, const struct 
 		if (!b[i].complete && !b[i].failed)
 			continue; /* being created or deleted */
 		if (snap_delete(sc->snaps, b[i].id, &e) == 0)
-			log_line("schedule '%s': snapshot '%s' %s: deleted", sh->id, b[i].id,
+			dlog("schedule '%s': snapshot '%s' %s: deleted", sh->id, b[i].id,
 				 b[i].failed ? "FAILED" : "past retention");
 	}
 }
@@ -461,7 +446,7 @@ int schedule_before_drop(struct schedules *sc, const char *ks, struct errbuf *e)
 		if (!strcmp(v[i].ks, ks)) {
 			rc = snap_create(sc->snaps, ks, NULL, 0, v[i].id, id, e);
 			if (!rc)
-				log_line("schedule '%s': snapshot '%s' before a DROP TABLE in '%s'",
+				dlog("schedule '%s': snapshot '%s' before a DROP TABLE in '%s'",
 					 v[i].id, id, ks);
 			break; /* one snapshot keeps the table for the longest retention */
 		}
@@ -533,7 +518,7 @@ int schedule_restore_to(struct schedules *sc, const char *ks, uint64_t t, struct
 			snprintf(full, sizeof(full), "%s.%s", ks,
 				 json_object_get_string(json_object_object_get(o, "name")));
 			if (store_table_drop(sc->store, full, NULL) == 0)
-				log_line("restore to a time: table '%s' created after it dropped",
+				dlog("restore to a time: table '%s' created after it dropped",
 					 full);
 		}
 		json_object_put(arr);
