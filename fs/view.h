@@ -29,20 +29,20 @@ struct view_tablet_dir {
 };
 
 struct view_snapshot {
-	char id[33];       /* 32 lowercase hex digits */
-	int64_t wall_us;   /* creation wall time (µs since epoch): synthetic dir times */
+	char id[33];	 /* 32 lowercase hex digits */
+	int64_t wall_us; /* creation wall time (µs since epoch): synthetic dir times */
 	char *keyspace;
-	char *meta_dir;    /* absolute DATA/snapshots/<id>: SNAPSHOT.json, SHA256SUMS */
+	char *meta_dir; /* absolute DATA/snapshots/<id>: SNAPSHOT.json, SHA256SUMS */
 	size_t ndirs;
 	struct view_tablet_dir *dirs;
 	size_t ntables;
-	char **tables;     /* table names (without keyspace) for tables/<ks>/<table>/<id> */
+	char **tables; /* table names (without keyspace) for tables/<ks>/<table>/<id> */
 };
 
 struct view_restore_point {
 	char schedule_id[33];
-	char *name;             /* RFC 3339 time, e.g. 2026-11-23T10:00:00Z */
-	char snapshot_id[33];   /* must name one of the catalog's snapshots */
+	char *name;	      /* RFC 3339 time, e.g. 2026-11-23T10:00:00Z */
+	char snapshot_id[33]; /* must name one of the catalog's snapshots */
 };
 
 struct view_catalog {
@@ -60,7 +60,7 @@ typedef int (*view_list_fn)(void *arg, struct view_catalog *out);
 struct view_opts {
 	const char *mountpoint;
 	int allow_other; /* add -o allow_other (only with --allow-other) */
-	int debug;       /* libfuse debug output to stderr */
+	int debug;	 /* libfuse debug output to stderr */
 };
 
 struct view;
@@ -70,8 +70,8 @@ struct view;
  * message on stderr), builds the first generation from list(arg), mounts
  * and starts the multithreaded FUSE loop in a thread of its own. On success
  * *out is the running view; the caller ends it with view_stop(). */
-int view_start(struct view **out, const struct view_opts *o, view_list_fn list,
-	       void *arg, struct errbuf *e);
+int view_start(struct view **out, const struct view_opts *o, view_list_fn list, void *arg,
+	       struct errbuf *e);
 
 /* The catalog changed: call list() again, swap in the new generation
  * atomically, and invalidate the kernel's entries for what changed

@@ -135,8 +135,9 @@ int cli_call(const char *data, struct ctl_msg *req, const struct cli_reply *r)
 	if (fd < 0) {
 		char *sock = ctl_socket_path(data);
 
-		rc = cli_error(fd, "daemon not reachable at '%s': %s (start it with 'snapfs serve --data %s')",
-			       sock, fd == -ECONNREFUSED ? "no daemon listens" : strerror(-fd), data);
+		rc = cli_error(
+		    fd, "daemon not reachable at '%s': %s (start it with 'snapfs serve --data %s')",
+		    sock, fd == -ECONNREFUSED ? "no daemon listens" : strerror(-fd), data);
 		free(sock);
 		return fd == -ECONNREFUSED ? EXIT_NODAEMON : rc;
 	}
@@ -201,26 +202,26 @@ enum {
 };
 
 static const struct option all_opts[] = {
-	{"data", required_argument, NULL, O_DATA},
-	{"mount", required_argument, NULL, O_MOUNT},
-	{"foreground", no_argument, NULL, O_FG},
-	{"json", no_argument, NULL, O_JSON},
-	{"allow-other", no_argument, NULL, O_ALLOW_OTHER},
-	{"at", required_argument, NULL, O_AT},
-	{"snapshot", required_argument, NULL, O_SNAPSHOT},
-	{"prefix", required_argument, NULL, O_PREFIX},
-	{"limit", required_argument, NULL, O_LIMIT},
-	{"hex", no_argument, NULL, O_HEX},
-	{"rows", required_argument, NULL, O_ROWS},
-	{"value-size", required_argument, NULL, O_VALUE_SIZE},
-	{"seed", required_argument, NULL, O_SEED},
-	{"tablets", required_argument, NULL, O_TABLETS},
-	{"table", required_argument, NULL, O_TABLE},
-	{"as", required_argument, NULL, O_AS},
-	{"interval", required_argument, NULL, O_INTERVAL},
-	{"retention", required_argument, NULL, O_RETENTION},
-	{"to", required_argument, NULL, O_TO},
-	{NULL, 0, NULL, 0},
+    {"data", required_argument, NULL, O_DATA},
+    {"mount", required_argument, NULL, O_MOUNT},
+    {"foreground", no_argument, NULL, O_FG},
+    {"json", no_argument, NULL, O_JSON},
+    {"allow-other", no_argument, NULL, O_ALLOW_OTHER},
+    {"at", required_argument, NULL, O_AT},
+    {"snapshot", required_argument, NULL, O_SNAPSHOT},
+    {"prefix", required_argument, NULL, O_PREFIX},
+    {"limit", required_argument, NULL, O_LIMIT},
+    {"hex", no_argument, NULL, O_HEX},
+    {"rows", required_argument, NULL, O_ROWS},
+    {"value-size", required_argument, NULL, O_VALUE_SIZE},
+    {"seed", required_argument, NULL, O_SEED},
+    {"tablets", required_argument, NULL, O_TABLETS},
+    {"table", required_argument, NULL, O_TABLE},
+    {"as", required_argument, NULL, O_AS},
+    {"interval", required_argument, NULL, O_INTERVAL},
+    {"retention", required_argument, NULL, O_RETENTION},
+    {"to", required_argument, NULL, O_TO},
+    {NULL, 0, NULL, 0},
 };
 
 static int allowed_opt(const char *allowed, const char *name)
@@ -248,8 +249,7 @@ bad:
 	return cli_error(-EINVAL, "%s: --%s '%s': not a number", verb, flag, s ? s : "");
 }
 
-int cli_parse(int argc, char **argv, const char *allowed, int min, int max,
-	      struct cli_opts *o)
+int cli_parse(int argc, char **argv, const char *allowed, int min, int max, struct cli_opts *o)
 {
 	const char *data = NULL;
 	int c, rc = 0;
@@ -264,24 +264,60 @@ int cli_parse(int argc, char **argv, const char *allowed, int min, int max,
 			return cli_error(-EINVAL, "%s: option '%s' unknown or missing its value",
 					 argv[0], argv[optind - 1]);
 		switch (c) {
-		case O_DATA: data = optarg; break;
-		case O_MOUNT: o->mount = optarg; break;
-		case O_FG: o->foreground = 1; break;
-		case O_JSON: o->json = 1; break;
-		case O_ALLOW_OTHER: o->allow_other = 1; break;
-		case O_AT: o->at = optarg; break;
-		case O_SNAPSHOT: o->snapshot = optarg; break;
-		case O_PREFIX: o->prefix = optarg; break;
-		case O_HEX: o->hex = 1; break;
-		case O_TABLE: o->table = optarg; break;
-		case O_AS: o->as = optarg; break;
-		case O_INTERVAL: o->interval = optarg; break;
-		case O_RETENTION: o->retention = optarg; break;
-		case O_TO: o->to = optarg; break;
-		case O_LIMIT: rc = parse_number(argv[0], "limit", optarg, &o->limit); break;
-		case O_ROWS: rc = parse_number(argv[0], "rows", optarg, &o->rows); break;
-		case O_SEED: rc = parse_number(argv[0], "seed", optarg, &o->seed); break;
-		case O_TABLETS: rc = parse_number(argv[0], "tablets", optarg, &o->tablets); break;
+		case O_DATA:
+			data = optarg;
+			break;
+		case O_MOUNT:
+			o->mount = optarg;
+			break;
+		case O_FG:
+			o->foreground = 1;
+			break;
+		case O_JSON:
+			o->json = 1;
+			break;
+		case O_ALLOW_OTHER:
+			o->allow_other = 1;
+			break;
+		case O_AT:
+			o->at = optarg;
+			break;
+		case O_SNAPSHOT:
+			o->snapshot = optarg;
+			break;
+		case O_PREFIX:
+			o->prefix = optarg;
+			break;
+		case O_HEX:
+			o->hex = 1;
+			break;
+		case O_TABLE:
+			o->table = optarg;
+			break;
+		case O_AS:
+			o->as = optarg;
+			break;
+		case O_INTERVAL:
+			o->interval = optarg;
+			break;
+		case O_RETENTION:
+			o->retention = optarg;
+			break;
+		case O_TO:
+			o->to = optarg;
+			break;
+		case O_LIMIT:
+			rc = parse_number(argv[0], "limit", optarg, &o->limit);
+			break;
+		case O_ROWS:
+			rc = parse_number(argv[0], "rows", optarg, &o->rows);
+			break;
+		case O_SEED:
+			rc = parse_number(argv[0], "seed", optarg, &o->seed);
+			break;
+		case O_TABLETS:
+			rc = parse_number(argv[0], "tablets", optarg, &o->tablets);
+			break;
 		case O_VALUE_SIZE:
 			rc = parse_number(argv[0], "value-size", optarg, &o->value_size);
 			break;

@@ -28,7 +28,8 @@ int cmd_init(int argc, char **argv)
 	if (rc)
 		rc = cli_error(rc, "%s", e.msg);
 	else
-		printf("snapfs: %s '%s'\n", created ? "initialised" : "already initialised", a.data);
+		printf("snapfs: %s '%s'\n", created ? "initialised" : "already initialised",
+		       a.data);
 	cli_opts_release(&a);
 	return rc;
 }
@@ -104,8 +105,9 @@ static int print_status(void *arg, json_object *o)
 	{
 		(void)v;
 		printf("%-12s %s\n", key,
-		       json_object_is_type(val, json_type_string) ? json_object_get_string(val)
-								   : json_object_to_json_string(val));
+		       json_object_is_type(val, json_type_string)
+			   ? json_object_get_string(val)
+			   : json_object_to_json_string(val));
 	}
 	return 0;
 }
@@ -136,8 +138,9 @@ int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbu
 	hlc_format_rfc3339(d->started_us, 0, since, sizeof(since));
 	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
 	json_object_object_add(o, "data", json_object_new_string(d->data));
-	json_object_object_add(o, "mount", d->mountpoint ? json_object_new_string(d->mountpoint)
-							 : json_object_new_null());
+	json_object_object_add(o, "mount",
+			       d->mountpoint ? json_object_new_string(d->mountpoint)
+					     : json_object_new_null());
 	json_object_object_add(o, "since", json_object_new_string(since));
 	pthread_rwlock_rdlock(&d->store.lock);
 	json_object_object_add(o, "tables", json_object_new_int((int)d->store.ntables));

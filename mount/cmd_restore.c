@@ -62,7 +62,8 @@ int cmd_restore(int argc, char **argv)
 		return rc;
 	if (!o.to) {
 		cli_opts_release(&o);
-		return cli_error(-EINVAL, "restore: expected 'restore list' or 'restore --to TIME KS'");
+		return cli_error(-EINVAL,
+				 "restore: expected 'restore list' or 'restore --to TIME KS'");
 	}
 	rc = cmd_restore_to(&o);
 	cli_opts_release(&o);

@@ -267,8 +267,8 @@ int srv_get(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *
 	else if (!rc)
 		rc = store_get(&d->store, table, key, klen, at, &val, &vlen, e);
 	if (rc == -ENOENT && !e->msg[0])
-		err_set(e, rc, "key '%.*s' in '%s': not found", (int)(klen > 200 ? 200 : klen),
-			key, table);
+		err_set(e, rc, "key '%.*s' in '%s': not found", (int)(klen > 200 ? 200 : klen), key,
+			table);
 	if (!rc)
 		rc = srv_send_row(fd, key, klen, val, vlen);
 	free(val);
@@ -296,8 +296,8 @@ int srv_scan(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf 
 	if (!rc && srv_arg_u64(req, "limit", &limit, e) == -EINVAL)
 		rc = -EINVAL;
 	if (!rc && snap)
-		rc = snap_read_scan(d->snaps, snap, table, prefix, plen, limit, send_row_cb, &fd,
-				    e);
+		rc =
+		    snap_read_scan(d->snaps, snap, table, prefix, plen, limit, send_row_cb, &fd, e);
 	else if (!rc)
 		rc = store_scan(&d->store, table, prefix, plen, limit, at, send_row_cb, &fd, e);
 	free(snap);
@@ -347,8 +347,8 @@ int srv_load(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf 
 		rc = err_set(e, -EINVAL, "load: --value-size %" PRIu64 ": the limit is %u", vsize,
 			     VALUE_MAX);
 	if (!rc)
-		rc = store_load(&d->store, table, rows, (uint32_t)vsize, seed, load_progress, &c,
-				e);
+		rc =
+		    store_load(&d->store, table, rows, (uint32_t)vsize, seed, load_progress, &c, e);
 	if (!rc)
 		dlog("loaded %" PRIu64 " rows into '%s'", rows, table);
 	free(table);

@@ -64,8 +64,9 @@ int cmd_schedule(int argc, char **argv)
 			return rc;
 		if (!o.interval || !o.retention) {
 			cli_opts_release(&o);
-			return cli_error(-EINVAL, "schedule create: --interval DUR and --retention DUR "
-						  "are required");
+			return cli_error(-EINVAL,
+					 "schedule create: --interval DUR and --retention DUR "
+					 "are required");
 		}
 		if (hlc_parse_duration(o.interval, &ius, &e) ||
 		    hlc_parse_duration(o.retention, &rus, &e)) {
@@ -91,8 +92,8 @@ int cmd_schedule(int argc, char **argv)
 		ctl_adds(&req, "verb", "schedule.delete");
 		ctl_adds(&req, "id", o.pos[0]);
 	} else {
-		return cli_error(-EINVAL, "schedule: sub-command '%s' unknown (create, list, delete)",
-				 sub);
+		return cli_error(-EINVAL,
+				 "schedule: sub-command '%s' unknown (create, list, delete)", sub);
 	}
 	r.arg = &o;
 	rc = cli_call(o.data, &req, &r);

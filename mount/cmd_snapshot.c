@@ -133,9 +133,10 @@ int cmd_snapshot(int argc, char **argv)
 		if (o.as)
 			ctl_adds(&req, "as", o.as);
 	} else {
-		return cli_error(-EINVAL,
-				 "snapshot: sub-command '%s' unknown (create, list, delete, export, restore)",
-				 sub);
+		return cli_error(
+		    -EINVAL,
+		    "snapshot: sub-command '%s' unknown (create, list, delete, export, restore)",
+		    sub);
 	}
 	rc = cli_call(o.data, &req, &r);
 	if (rc == EXIT_OK && !strcmp(sub, "delete"))
@@ -215,7 +216,8 @@ int srv_snapshot_export(struct daemon *d, const struct ctl_msg *req, int fd, str
 		rc = snap_export(d->snaps, id, &json, &len, e);
 	if (!rc) {
 		o = json_object_new_object();
-		json_object_object_add(o, "snapshot_json", json_object_new_string_len(json, (int)len));
+		json_object_object_add(o, "snapshot_json",
+				       json_object_new_string_len(json, (int)len));
 		rc = srv_send_json(fd, o);
 		json_object_put(o);
 	}

@@ -121,8 +121,8 @@ int srv_table_drop(struct daemon *d, const struct ctl_msg *req, int fd, struct e
 	if (!rc) {
 		pthread_rwlock_rdlock(&d->store.lock);
 		rc = store_find_locked(&d->store, ks, name)
-			     ? 0
-			     : err_set(e, -ENOENT, "table '%s': not found", table);
+			 ? 0
+			 : err_set(e, -ENOENT, "table '%s': not found", table);
 		pthread_rwlock_unlock(&d->store.lock);
 	}
 	if (!rc)

@@ -107,28 +107,28 @@ int srv_arg_u64(const struct ctl_msg *req, const char *name, uint64_t *v, struct
 
 /* The verbs the daemon answers, one handler each (cmd_*.c). */
 const struct srv_verb srv_verbs[] = {
-	{"status", srv_status},
-	{"stop", srv_stop},
-	{"table.create", srv_table_create},
-	{"table.list", srv_table_list},
-	{"table.drop", srv_table_drop},
-	{"put", srv_put},
-	{"get", srv_get},
-	{"del", srv_del},
-	{"scan", srv_scan},
-	{"load", srv_load},
-	{"snapshot.create", srv_snapshot_create},
-	{"snapshot.list", srv_snapshot_list},
-	{"snapshot.delete", srv_snapshot_delete},
-	{"snapshot.export", srv_snapshot_export},
-	{"snapshot.restore", srv_snapshot_restore},
-	{"restore.list", srv_restore_list},
-	{"restore.to", srv_restore_to},
-	{"schedule.create", srv_schedule_create},
-	{"schedule.list", srv_schedule_list},
-	{"schedule.delete", srv_schedule_delete},
-	{"restorepoint.list", srv_restorepoint_list},
-	{NULL, NULL},
+    {"status", srv_status},
+    {"stop", srv_stop},
+    {"table.create", srv_table_create},
+    {"table.list", srv_table_list},
+    {"table.drop", srv_table_drop},
+    {"put", srv_put},
+    {"get", srv_get},
+    {"del", srv_del},
+    {"scan", srv_scan},
+    {"load", srv_load},
+    {"snapshot.create", srv_snapshot_create},
+    {"snapshot.list", srv_snapshot_list},
+    {"snapshot.delete", srv_snapshot_delete},
+    {"snapshot.export", srv_snapshot_export},
+    {"snapshot.restore", srv_snapshot_restore},
+    {"restore.list", srv_restore_list},
+    {"restore.to", srv_restore_to},
+    {"schedule.create", srv_schedule_create},
+    {"schedule.list", srv_schedule_list},
+    {"schedule.delete", srv_schedule_delete},
+    {"restorepoint.list", srv_restorepoint_list},
+    {NULL, NULL},
 };
 
 /* ---- clients ---- */
@@ -366,7 +366,8 @@ static int wait_ready(int rfd, pid_t pid, const char *data)
 		got += (size_t)n;
 	close(rfd);
 	if (!got) {
-		fprintf(stderr, "snapfs: error: daemon for '%s' died while starting (see %s/snapfs.log)\n",
+		fprintf(stderr,
+			"snapfs: error: daemon for '%s' died while starting (see %s/snapfs.log)\n",
 			data, data);
 		return EXIT_INTERNAL;
 	}
@@ -422,9 +423,9 @@ static int detach(const char *data, int *notify_fd)
 static void serve_loop(struct daemon *d, int lfd, int sfd)
 {
 	struct pollfd pf[3] = {
-		{.fd = lfd, .events = POLLIN},
-		{.fd = sfd, .events = POLLIN},
-		{.fd = d->wake[0], .events = POLLIN},
+	    {.fd = lfd, .events = POLLIN},
+	    {.fd = sfd, .events = POLLIN},
+	    {.fd = d->wake[0], .events = POLLIN},
 	};
 
 	for (;;) {
@@ -471,7 +472,8 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 	pthread_cond_init(&d.clients_cond, NULL);
 
 	if (stat(data, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		rc = err_set(&e, -ENOENT, "data directory '%s': not found (run 'snapfs init')", data);
+		rc = err_set(&e, -ENOENT, "data directory '%s': not found (run 'snapfs init')",
+			     data);
 		goto out;
 	}
 	if (!foreground) {

@@ -27,15 +27,14 @@ struct daemon {
 	struct store store;
 	struct snapshots *snaps; /* the snapshot module, NULL until opened */
 	struct schedules *sched; /* schedules and restore points */
-	struct view *view;       /* NULL without --mount */
-	int wake[2];             /* a byte here asks the accept loop to stop */
+	struct view *view;	 /* NULL without --mount */
+	int wake[2];		 /* a byte here asks the accept loop to stop */
 	int64_t started_us;
 	pthread_mutex_t clients_lock;
 	pthread_cond_t clients_cond;
-	unsigned nclients; /* protected by clients_lock */
+	unsigned nclients;   /* protected by clients_lock */
 	int client_fds[128]; /* protected by clients_lock; -1 = free */
 };
-
 
 /* Asks the daemon to shut down (thread-safe, async-signal-safe). */
 void daemon_request_stop(struct daemon *d);
@@ -78,8 +77,7 @@ struct cli_opts {
 /* Parses argv[1..] with getopt_long. allowed: space-separated long option
  * names this verb takes; positional arguments must number min..max.
  * Returns 0, or the usage exit code after printing the error. */
-int cli_parse(int argc, char **argv, const char *allowed, int min, int max,
-	      struct cli_opts *o);
+int cli_parse(int argc, char **argv, const char *allowed, int min, int max, struct cli_opts *o);
 void cli_opts_release(struct cli_opts *o);
 
 /* --data, else $SNAPFS_DATA, else ./snapfs-data; made absolute (malloc'ed). */

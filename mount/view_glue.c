@@ -43,8 +43,8 @@ static int list_cb(void *arg, struct view_catalog *out)
 		for (size_t a = 0; a < m->ntables; a++) {
 			s->tables[a] = xstrdup(m->tables[a].name);
 			for (size_t b = 0; b < m->tables[a].ntablets; b++, k++) {
-				s->dirs[k].rel = manifest_tablet_dir(m, &m->tables[a],
-								     &m->tables[a].tablets[b]);
+				s->dirs[k].rel =
+				    manifest_tablet_dir(m, &m->tables[a], &m->tables[a].tablets[b]);
 				s->dirs[k].src = xstrdup(v[i].tablet_dirs[k]);
 			}
 		}
@@ -84,9 +84,9 @@ static void changed(void *arg)
 int daemon_view_start(struct daemon *d, struct errbuf *e)
 {
 	struct view_opts o = {
-		.mountpoint = d->mountpoint,
-		.allow_other = d->allow_other,
-		.debug = getenv("SNAPFS_FUSE_DEBUG") != NULL,
+	    .mountpoint = d->mountpoint,
+	    .allow_other = d->allow_other,
+	    .debug = getenv("SNAPFS_FUSE_DEBUG") != NULL,
 	};
 	int rc = view_start(&d->view, &o, list_cb, d, e);
 

@@ -95,8 +95,7 @@ int catalog_get(struct catalog *c, const char *key, json_object **out, struct er
 	return 0;
 }
 
-int catalog_scan(struct catalog *c, const char *prefix, catalog_cb cb, void *arg,
-		 struct errbuf *e)
+int catalog_scan(struct catalog *c, const char *prefix, catalog_cb cb, void *arg, struct errbuf *e)
 {
 	rocksdb_iterator_t *it = rocksdb_create_iterator(c->db, c->ro);
 	size_t plen = strlen(prefix);

@@ -37,8 +37,7 @@ int catalog_get(struct catalog *c, const char *key, json_object **out, struct er
 /* Calls cb for every record whose key starts with prefix, in key order. A
  * non-zero return of cb stops and is returned. obj is borrowed. */
 typedef int (*catalog_cb)(void *arg, const char *key, json_object *obj);
-int catalog_scan(struct catalog *c, const char *prefix, catalog_cb cb, void *arg,
-		 struct errbuf *e);
+int catalog_scan(struct catalog *c, const char *prefix, catalog_cb cb, void *arg, struct errbuf *e);
 
 /* Atomic multi-record change. */
 struct catalog_batch {

@@ -26,12 +26,11 @@ struct errbuf {
 };
 
 /* Formats into e (if not NULL) and returns rc (a negative errno). */
-int err_set(struct errbuf *e, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int err_set(struct errbuf *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prepends "<prefix>: " to the message already in e. Returns rc. */
 int err_prefix(struct errbuf *e, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* The documented exit code for a negative errno (0 for rc >= 0). */
 int errbuf_exit_code(int rc);

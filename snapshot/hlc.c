@@ -189,9 +189,10 @@ int hlc_parse_duration(const char *s, int64_t *us, struct errbuf *e)
 	*us = total;
 	return 0;
 bad:
-	return err_set(e, -EINVAL,
-		       "duration '%s': expected a number and a unit (ms, s, m, h, d, w), e.g. 90s or 1h30m",
-		       s);
+	return err_set(
+	    e, -EINVAL,
+	    "duration '%s': expected a number and a unit (ms, s, m, h, d, w), e.g. 90s or 1h30m",
+	    s);
 }
 
 static int parse_rfc3339(const char *s, int64_t *us)
@@ -284,6 +285,7 @@ int hlc_parse_time(const char *s, int64_t now_us, uint64_t *ht, struct errbuf *e
 	return 0;
 bad:
 	return err_set(e, -EINVAL,
-		       "time '%s': expected RFC 3339 (2026-11-23T10:00:00Z), a relative time (-15m) or a hybrid time",
+		       "time '%s': expected RFC 3339 (2026-11-23T10:00:00Z), a relative time "
+		       "(-15m) or a hybrid time",
 		       s);
 }

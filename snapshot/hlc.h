@@ -18,7 +18,7 @@
 #define HLC_LOGICAL_BITS 12
 
 struct hlc {
-	_Atomic uint64_t last;     /* last time handed out */
+	_Atomic uint64_t last;	   /* last time handed out */
 	_Atomic uint64_t reserved; /* persisted high-water mark */
 	pthread_mutex_t persist_lock;
 	char *path;

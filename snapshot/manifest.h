@@ -20,17 +20,17 @@
 #include "errbuf.h"
 
 #define MANIFEST_FORMAT_VERSION 1
-#define MANIFEST_MAX_JSON (64u << 20)    /* refuse larger SNAPSHOT.json */
-#define MANIFEST_NAME_MAX 64             /* keyspace and table names */
-#define MANIFEST_MAX_TABLETS 100000      /* per snapshot, all tables */
-#define MANIFEST_MAX_FILES 100000        /* per tablet */
+#define MANIFEST_MAX_JSON (64u << 20) /* refuse larger SNAPSHOT.json */
+#define MANIFEST_NAME_MAX 64	      /* keyspace and table names */
+#define MANIFEST_MAX_TABLETS 100000   /* per snapshot, all tables */
+#define MANIFEST_MAX_FILES 100000     /* per tablet */
 #define MANIFEST_MAX_FILE_SIZE (1ull << 50)
-#define MANIFEST_FILE_NAME_MAX 255       /* bytes of one file name */
-#define SUMS_MAX_TEXT (256u << 20)       /* refuse larger SHA256SUMS */
-#define SUMS_LINE_MAX 4096               /* bytes of one line, newline excluded */
+#define MANIFEST_FILE_NAME_MAX 255 /* bytes of one file name */
+#define SUMS_MAX_TEXT (256u << 20) /* refuse larger SHA256SUMS */
+#define SUMS_LINE_MAX 4096	   /* bytes of one line, newline excluded */
 
 struct manifest_file {
-	char *name;     /* plain file name, no '/' */
+	char *name; /* plain file name, no '/' */
 	uint64_t size;
 };
 
@@ -50,7 +50,7 @@ struct manifest_table {
 
 struct manifest {
 	int format_version;
-	char id[33];          /* snapshot id */
+	char id[33];	      /* snapshot id */
 	uint64_t hybrid_time; /* the cut */
 	int64_t wall_us;      /* wall time of the cut, µs since epoch */
 	char *keyspace;
@@ -91,7 +91,7 @@ int sums_hash_buf(const void *buf, size_t len, char hex[65]);
 
 /* One line of SHA256SUMS. */
 struct sums_entry {
-	char *path;     /* relative, '/'-separated */
+	char *path; /* relative, '/'-separated */
 	char hex[65];
 };
 
@@ -107,8 +107,7 @@ int sums_write(const char *dir, struct sums_entry *ents, size_t n);
  * control characters and backslashes in paths. Accepts the binary marker
  * ("hex *path"). On error -EBADMSG naming the line. *out is a malloc'ed
  * array, sorted by path, that the caller frees with sums_free(). */
-int sums_parse(const char *text, size_t len, struct sums_entry **out, size_t *n,
-	       struct errbuf *e);
+int sums_parse(const char *text, size_t len, struct sums_entry **out, size_t *n, struct errbuf *e);
 void sums_free(struct sums_entry *ents, size_t n);
 
 /*

@@ -214,7 +214,8 @@ static int journal_apply(json_object *j, struct hlc *clock, struct errbuf *e)
 		if (lstat(dst, &st) == 0)
 			continue; /* moved before a crash */
 		if (lstat(src, &st) != 0) {
-			rc = err_set(e, -EIO, "restore: '%s' is gone and '%s' is missing", src, dst);
+			rc =
+			    err_set(e, -EIO, "restore: '%s' is gone and '%s' is missing", src, dst);
 			break;
 		}
 		parent = xstrdup(dst);
@@ -383,9 +384,8 @@ static json_object *find_table(json_object *arr, const char *ks, const char *nam
  * ks.name (replacing a live table of that name, or as a new table): moves
  * (when src_root is given) or tablets already staged (stage_dirs). */
 static void plan_table(const char *data, json_object *j, json_object *live, const char *ks,
-		       const char *name, const struct manifest *m,
-		       const struct manifest_table *mt, uint64_t created_ht, const char *src_root,
-		       char **stage_dirs)
+		       const char *name, const struct manifest *m, const struct manifest_table *mt,
+		       uint64_t created_ht, const char *src_root, char **stage_dirs)
 {
 	json_object *old = find_table(live, ks, name);
 	json_object *rec = json_object_new_object(), *tbs = json_object_new_array();
@@ -590,8 +590,9 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e)
 	}
 	if (lstat(marker, &st) != 0) {
 		if (lstat(dir, &st) == 0)
-			fprintf(stderr, "snapfs: warning: '%s' exists but there is no marker '%s': "
-					"ignored\n",
+			fprintf(stderr,
+				"snapfs: warning: '%s' exists but there is no marker '%s': "
+				"ignored\n",
 				dir, marker);
 		goto out;
 	}
@@ -718,8 +719,8 @@ static char *staging_dir(const char *data)
 }
 
 /* Which tables of the snapshot to restore, and under which names. */
-static int select_tables(const struct manifest *m, const char *table, const char *as,
-			 size_t *idx, size_t *n, char ks[65], char name[65], struct errbuf *e)
+static int select_tables(const struct manifest *m, const char *table, const char *as, size_t *idx,
+			 size_t *n, char ks[65], char name[65], struct errbuf *e)
 {
 	char tks[65], tname[65];
 	int rc;
@@ -756,7 +757,8 @@ static void set_busy(struct store *s, json_object *j, int busy)
 		json_object *v;
 		struct store_table *t;
 
-		if (!json_object_object_get_ex(json_object_array_get_idx(records, i), "value", &v) ||
+		if (!json_object_object_get_ex(json_object_array_get_idx(records, i), "value",
+					       &v) ||
 		    !*jstr(v, "id") || !*jstr(v, "name"))
 			continue;
 		t = store_find_locked(s, jstr(v, "keyspace"), jstr(v, "name"));

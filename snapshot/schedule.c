@@ -32,13 +32,13 @@ struct schedules {
 	struct snapshots *snaps;
 	pthread_mutex_t lock;
 	pthread_mutex_t tick_lock;
-	size_t n;             /* protected by lock */
-	struct sched *scheds; /* protected by lock */
+	size_t n;		    /* protected by lock */
+	struct sched *scheds;	    /* protected by lock */
 	int64_t default_history_us; /* without a schedule; $SNAPFS_HISTORY */
 	pthread_t thread;
 	int running;
-	int stop;             /* protected by lock */
-	pthread_cond_t cond;  /* with lock: wakes the thread to stop */
+	int stop;	     /* protected by lock */
+	pthread_cond_t cond; /* with lock: wakes the thread to stop */
 };
 
 static json_object *sched_json(const struct sched *s)
@@ -79,8 +79,7 @@ static int load_cb(void *arg, const char *key, json_object *o)
 	return 0;
 }
 
-int schedules_open(struct schedules **out, struct store *s, struct snapshots *ss,
-		   struct errbuf *e)
+int schedules_open(struct schedules **out, struct store *s, struct snapshots *ss, struct errbuf *e)
 {
 	struct schedules *sc = xcalloc(1, sizeof(*sc));
 	int rc;
@@ -184,24 +183,24 @@ static void tick_one(struct schedules *sc, const struct sched *sh, const struct 
 	if (!newest || now - newest >= sh->interval_us) {
 		if (snap_create(sc->snaps, sh->ks, NULL, 0, sh->id, id, &e) == 0) {
 			dlog("schedule '%s': snapshot '%s' of keyspace '%s' COMPLETE", sh->id, id,
-				 sh->ks);
+			     sh->ks);
 			newest = now;
 		} else {
-			dlog("schedule '%s': snapshot of keyspace '%s' failed: %s", sh->id,
-				 sh->ks, e.msg);
+			dlog("schedule '%s': snapshot of keyspace '%s' failed: %s", sh->id, sh->ks,
+			     e.msg);
 		}
 	}
 	for (size_t i = 0; i < nb; i++) {
 		if (strcmp(b[i].schedule_id, sh->id))
 			continue;
-		if (b[i].complete && (b[i].wall_us >= now - sh->retention_us ||
-				      b[i].wall_us >= newest))
+		if (b[i].complete &&
+		    (b[i].wall_us >= now - sh->retention_us || b[i].wall_us >= newest))
 			continue; /* inside the window, or the newest: kept */
 		if (!b[i].complete && !b[i].failed)
 			continue; /* being created or deleted */
 		if (snap_delete(sc->snaps, b[i].id, &e) == 0)
 			dlog("schedule '%s': snapshot '%s' %s: deleted", sh->id, b[i].id,
-				 b[i].failed ? "FAILED" : "past retention");
+			     b[i].failed ? "FAILED" : "past retention");
 	}
 }
 
@@ -266,8 +265,8 @@ void schedules_stop(struct schedules *sc)
 	sc->running = 0;
 }
 
-int schedule_create(struct schedules *sc, const char *ks, int64_t interval_us,
-		    int64_t retention_us, char id[ID_LEN + 1], struct errbuf *e)
+int schedule_create(struct schedules *sc, const char *ks, int64_t interval_us, int64_t retention_us,
+		    char id[ID_LEN + 1], struct errbuf *e)
 {
 	struct sched s;
 	json_object *o;
@@ -447,7 +446,7 @@ int schedule_before_drop(struct schedules *sc, const char *ks, struct errbuf *e)
 			rc = snap_create(sc->snaps, ks, NULL, 0, v[i].id, id, e);
 			if (!rc)
 				dlog("schedule '%s': snapshot '%s' before a DROP TABLE in '%s'",
-					 v[i].id, id, ks);
+				     v[i].id, id, ks);
 			break; /* one snapshot keeps the table for the longest retention */
 		}
 	free(v);
@@ -510,7 +509,8 @@ int schedule_restore_to(struct schedules *sc, const char *ks, uint64_t t, struct
 			json_object *o = json_object_array_get_idx(arr, i), *x;
 			char full[140];
 
-			if (strcmp(json_object_get_string(json_object_object_get(o, "keyspace")), ks))
+			if (strcmp(json_object_get_string(json_object_object_get(o, "keyspace")),
+				   ks))
 				continue;
 			if (!json_object_object_get_ex(o, "created_ht", &x) ||
 			    json_object_get_uint64(x) <= t)
@@ -519,7 +519,7 @@ int schedule_restore_to(struct schedules *sc, const char *ks, uint64_t t, struct
 				 json_object_get_string(json_object_object_get(o, "name")));
 			if (store_table_drop(sc->store, full, NULL) == 0)
 				dlog("restore to a time: table '%s' created after it dropped",
-					 full);
+				     full);
 		}
 		json_object_put(arr);
 	}

@@ -34,8 +34,7 @@
 
 struct schedules;
 
-int schedules_open(struct schedules **out, struct store *s, struct snapshots *ss,
-		   struct errbuf *e);
+int schedules_open(struct schedules **out, struct store *s, struct snapshots *ss, struct errbuf *e);
 void schedules_close(struct schedules *sc);
 
 /* The background thread: start after the socket listens, stop before close. */
@@ -45,8 +44,8 @@ void schedules_stop(struct schedules *sc);
 /* Runs one tick now (tests and the thread). */
 void schedules_tick(struct schedules *sc);
 
-int schedule_create(struct schedules *sc, const char *ks, int64_t interval_us,
-		    int64_t retention_us, char id[ID_LEN + 1], struct errbuf *e);
+int schedule_create(struct schedules *sc, const char *ks, int64_t interval_us, int64_t retention_us,
+		    char id[ID_LEN + 1], struct errbuf *e);
 int schedule_delete(struct schedules *sc, const char *id, struct errbuf *e);
 int schedule_list(struct schedules *sc, json_object **out, struct errbuf *e);
 

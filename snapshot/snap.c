@@ -39,16 +39,16 @@ struct snap_rec {
 	uint64_t ht;
 	int64_t wall_us;
 	uint64_t bytes;
-	json_object *tables; /* [{id, name, created_ht, tablets: [{id, start, end}]}] */
+	json_object *tables;	      /* [{id, name, created_ht, tablets: [{id, start, end}]}] */
 	char schedule_id[ID_LEN + 1]; /* "" unless taken by a schedule */
-	int readers;         /* protected by ss->lock */
+	int readers;		      /* protected by ss->lock */
 };
 
 struct snapshots {
 	struct store *store;
 	pthread_mutex_t lock;
 	pthread_mutex_t create_lock;
-	size_t n;              /* protected by lock */
+	size_t n;		/* protected by lock */
 	struct snap_rec **recs; /* protected by lock */
 	struct hashcache *hc;
 	void (*listener)(void *);
@@ -213,8 +213,9 @@ static void repair(struct snapshots *ss)
 		struct errbuf e;
 
 		if (r->state == ST_CREATING) {
-			fprintf(stderr, "snapfs: snapshot '%s' was being created at a crash: "
-					"marking it FAILED and removing its files\n",
+			fprintf(stderr,
+				"snapfs: snapshot '%s' was being created at a crash: "
+				"marking it FAILED and removing its files\n",
 				r->id);
 			remove_dirs(ss, r);
 			r->state = ST_FAILED;
@@ -308,8 +309,7 @@ void snapshots_set_listener(struct snapshots *ss, void (*fn)(void *), void *arg)
 /* ---- create ---- */
 
 /* Lists the files of a checkpoint dir into t (names sorted). */
-static int list_files(const char *dir, struct manifest_tablet *t, uint64_t *bytes,
-		      struct errbuf *e)
+static int list_files(const char *dir, struct manifest_tablet *t, uint64_t *bytes, struct errbuf *e)
 {
 	struct dirent **names = NULL;
 	int n = scandir(dir, &names, NULL, alphasort), rc = 0;
@@ -339,8 +339,8 @@ static int checkpoint_tablet(struct snapshots *ss, struct store_table *t, struct
 {
 	char *dir = snap_checkpoint_dir(ss->store->data, t->id, tb->id, sid);
 	char *tmp = fs_path("%s.tmp", dir);
-	char *parent = fs_path("%s/tablets/table-%s/tablet-%s.snapshots", ss->store->data, t->id,
-			       tb->id);
+	char *parent =
+	    fs_path("%s/tablets/table-%s/tablet-%s.snapshots", ss->store->data, t->id, tb->id);
 	int rc = fs_mkdirs(parent, 0755);
 
 	if (rc) {
@@ -412,8 +412,8 @@ struct ckpt_run {
 	struct ckpt_job *jobs;
 	size_t njobs;
 	pthread_mutex_t lock;
-	size_t next;     /* protected by lock */
-	int rc;          /* first failure, protected by lock */
+	size_t next;	 /* protected by lock */
+	int rc;		 /* first failure, protected by lock */
 	struct errbuf e; /* its message, protected by lock */
 };
 
@@ -589,7 +589,8 @@ static json_object *tables_json(struct store_table **tabs, size_t n)
 
 		json_object_object_add(t, "id", json_object_new_string(tabs[i]->id));
 		json_object_object_add(t, "name", json_object_new_string(tabs[i]->name));
-		json_object_object_add(t, "created_ht", json_object_new_uint64(tabs[i]->created_ht));
+		json_object_object_add(t, "created_ht",
+				       json_object_new_uint64(tabs[i]->created_ht));
 		for (unsigned j = 0; j < tabs[i]->ntablets; j++) {
 			json_object *tb = json_object_new_object();
 
@@ -815,8 +816,9 @@ int snap_list(struct snapshots *ss, json_object **out, struct errbuf *e)
 
 		hlc_format_rfc3339(r->wall_us, 1, when, sizeof(when));
 		for (size_t j = 0; j < json_object_array_length(r->tables); j++)
-			json_object_array_add(names, json_object_new_string(jstr(
-						json_object_array_get_idx(r->tables, j), "name")));
+			json_object_array_add(
+			    names, json_object_new_string(
+				       jstr(json_object_array_get_idx(r->tables, j), "name")));
 		json_object_object_add(o, "id", json_object_new_string(r->id));
 		json_object_object_add(o, "state", json_object_new_string(state_names[r->state]));
 		json_object_object_add(o, "keyspace", json_object_new_string(r->ks));
@@ -862,8 +864,7 @@ static void release(struct snapshots *ss, struct snap_rec *r)
 	pthread_mutex_unlock(&ss->lock);
 }
 
-int snap_export(struct snapshots *ss, const char *id, char **json, size_t *len,
-		struct errbuf *e)
+int snap_export(struct snapshots *ss, const char *id, char **json, size_t *len, struct errbuf *e)
 {
 	struct snap_rec *r;
 	char *path;
@@ -904,8 +905,8 @@ static int open_table(struct snapshots *ss, struct snap_rec *r, const char *full
 	*starts = xcalloc(*n, sizeof(**starts));
 	for (unsigned i = 0; i < *n && !rc; i++) {
 		json_object *tb = json_object_array_get_idx(tbs, i), *v;
-		char *dir = snap_checkpoint_dir(ss->store->data, jstr(t, "id"), jstr(tb, "id"),
-						r->id);
+		char *dir =
+		    snap_checkpoint_dir(ss->store->data, jstr(t, "id"), jstr(tb, "id"), r->id);
 
 		json_object_object_get_ex(tb, "start", &v);
 		(*starts)[i] = (uint32_t)json_object_get_int64(v);
@@ -1011,8 +1012,8 @@ static void info_from_rec(struct snapshots *ss, const struct snap_rec *r, struct
 		strcpy(mt->id, jstr(t, "id"));
 		mt->name = xstrdup(jstr(t, "name"));
 		v->table_created_ht[a] = json_object_object_get_ex(t, "created_ht", &x0)
-						 ? json_object_get_uint64(x0)
-						 : 0;
+					     ? json_object_get_uint64(x0)
+					     : 0;
 		mt->ntablets = tbs ? json_object_array_length(tbs) : 0;
 		mt->tablets = xcalloc(mt->ntablets, sizeof(*mt->tablets));
 		for (size_t b = 0; b < mt->ntablets; b++) {
@@ -1024,7 +1025,7 @@ static void info_from_rec(struct snapshots *ss, const struct snap_rec *r, struct
 			if (json_object_object_get_ex(tb, "end", &x))
 				mt->tablets[b].end = (uint32_t)json_object_get_int64(x);
 			v->tablet_dirs[v->ntablet_dirs++] =
-				snap_checkpoint_dir(ss->store->data, mt->id, mt->tablets[b].id, r->id);
+			    snap_checkpoint_dir(ss->store->data, mt->id, mt->tablets[b].id, r->id);
 		}
 	}
 }

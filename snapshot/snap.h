@@ -62,8 +62,7 @@ int snap_delete(struct snapshots *ss, const char *id, struct errbuf *e);
 int snap_list(struct snapshots *ss, json_object **out, struct errbuf *e);
 
 /* The SNAPSHOT.json of a COMPLETE snapshot (malloc'ed text). */
-int snap_export(struct snapshots *ss, const char *id, char **json, size_t *len,
-		struct errbuf *e);
+int snap_export(struct snapshots *ss, const char *id, char **json, size_t *len, struct errbuf *e);
 
 /* Reads from a COMPLETE snapshot's checkpoints at its cut. */
 int snap_read_get(struct snapshots *ss, const char *id, const char *table, const void *key,
@@ -78,9 +77,9 @@ struct snap_info {
 	uint64_t *table_created_ht;   /* per table of m: its creation time */
 	uint64_t hybrid_time;
 	int64_t wall_us;
-	char *meta_dir;        /* DATA/snapshots/<id> */
-	struct manifest m;     /* tables, tablets (file lists empty) */
-	char **tablet_dirs;    /* per tablet in manifest order: the checkpoint dir */
+	char *meta_dir;	    /* DATA/snapshots/<id> */
+	struct manifest m;  /* tables, tablets (file lists empty) */
+	char **tablet_dirs; /* per tablet in manifest order: the checkpoint dir */
 	size_t ntablet_dirs;
 };
 int snap_complete_list(struct snapshots *ss, struct snap_info **out, size_t *n);

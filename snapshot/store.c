@@ -119,8 +119,7 @@ static int open_table_record(struct store *s, json_object *o, struct store_table
 	    !json_object_object_get_ex(o, "tablets", &arr) ||
 	    !json_object_is_type(arr, json_type_array)) {
 		free(t);
-		return err_set(e, -EBADMSG, "catalog table record '%s': malformed",
-			       id ? id : "?");
+		return err_set(e, -EBADMSG, "catalog table record '%s': malformed", id ? id : "?");
 	}
 	strcpy(t->id, id);
 	strcpy(t->ks, ks);
@@ -231,7 +230,8 @@ static void remove_orphans(struct store *s)
 			if (!owned) {
 				char *p = fs_path("%s/%s", tdir, te->d_name);
 
-				fprintf(stderr, "snapfs: removing orphan tablet directory '%s'\n", p);
+				fprintf(stderr, "snapfs: removing orphan tablet directory '%s'\n",
+					p);
 				fs_remove_tree(p);
 				free(p);
 			}
@@ -315,9 +315,10 @@ int store_split_name(const char *full, char ks[65], char name[65], struct errbuf
 		goto bad;
 	return 0;
 bad:
-	return err_set(e, -EINVAL,
-		       "table '%s': expected KEYSPACE.TABLE, names of 1 to 64 letters, digits, '_' or '-'",
-		       full ? full : "");
+	return err_set(
+	    e, -EINVAL,
+	    "table '%s': expected KEYSPACE.TABLE, names of 1 to 64 letters, digits, '_' or '-'",
+	    full ? full : "");
 }
 
 struct store_table *store_find_locked(struct store *s, const char *ks, const char *name)
@@ -496,8 +497,8 @@ static int check_kv(const char *full, size_t klen, size_t vlen, struct errbuf *e
 		return err_set(e, -EINVAL, "key for '%s': %zu bytes, the limit is %u", full, klen,
 			       KEY_MAX);
 	if (vlen > VALUE_MAX)
-		return err_set(e, -EINVAL, "value for '%s': %zu bytes, the limit is %u", full,
-			       vlen, VALUE_MAX);
+		return err_set(e, -EINVAL, "value for '%s': %zu bytes, the limit is %u", full, vlen,
+			       VALUE_MAX);
 	return 0;
 }
 
@@ -578,8 +579,8 @@ int store_get(struct store *s, const char *full, const void *key, size_t klen, u
 	return rc;
 }
 
-int store_scan(struct store *s, const char *full, const void *prefix, size_t plen,
-	       uint64_t limit, uint64_t at, row_cb cb, void *arg, struct errbuf *e)
+int store_scan(struct store *s, const char *full, const void *prefix, size_t plen, uint64_t limit,
+	       uint64_t at, row_cb cb, void *arg, struct errbuf *e)
 {
 	struct store_table *t;
 	struct tablet **tabs;
@@ -590,8 +591,8 @@ int store_scan(struct store *s, const char *full, const void *prefix, size_t ple
 	tabs = xcalloc(t->ntablets, sizeof(*tabs));
 	for (unsigned i = 0; i < t->ntablets; i++)
 		tabs[i] = &t->tablets[i].db;
-	rc = tablets_scan(tabs, t->ntablets, prefix, plen, limit, at ? at : hlc_last(&s->clock),
-			  cb, arg, e);
+	rc = tablets_scan(tabs, t->ntablets, prefix, plen, limit, at ? at : hlc_last(&s->clock), cb,
+			  arg, e);
 	free(tabs);
 	pthread_rwlock_unlock(&s->lock);
 	return rc;
@@ -619,8 +620,8 @@ void store_load_value(uint64_t seed, uint64_t i, char *buf, uint32_t len)
 	}
 }
 
-int store_load(struct store *s, const char *full, uint64_t rows, uint32_t value_size,
-	       uint64_t seed, load_progress_fn progress, void *arg, struct errbuf *e)
+int store_load(struct store *s, const char *full, uint64_t rows, uint32_t value_size, uint64_t seed,
+	       load_progress_fn progress, void *arg, struct errbuf *e)
 {
 	struct store_table *t;
 	rocksdb_writebatch_t **batches = NULL;

@@ -49,7 +49,7 @@ struct store {
 	struct hlc clock;
 	pthread_rwlock_t lock;
 	pthread_rwlock_t barrier;
-	size_t ntables;              /* protected by lock */
+	size_t ntables;		     /* protected by lock */
 	struct store_table **tables; /* protected by lock */
 };
 
@@ -96,14 +96,14 @@ int store_del(struct store *s, const char *full, const void *key, size_t klen, s
 /* at = 0 reads now. -ENOENT when the key is absent at that time. */
 int store_get(struct store *s, const char *full, const void *key, size_t klen, uint64_t at,
 	      char **val, size_t *vlen, struct errbuf *e);
-int store_scan(struct store *s, const char *full, const void *prefix, size_t plen,
-	       uint64_t limit, uint64_t at, row_cb cb, void *arg, struct errbuf *e);
+int store_scan(struct store *s, const char *full, const void *prefix, size_t plen, uint64_t limit,
+	       uint64_t at, row_cb cb, void *arg, struct errbuf *e);
 
 /* Bulk load: rows keys "key%010d" with values derived from seed, written
  * in batches; progress(arg, done) after each batch (may be NULL). */
 typedef int (*load_progress_fn)(void *arg, uint64_t done, uint64_t total);
-int store_load(struct store *s, const char *full, uint64_t rows, uint32_t value_size,
-	       uint64_t seed, load_progress_fn progress, void *arg, struct errbuf *e);
+int store_load(struct store *s, const char *full, uint64_t rows, uint32_t value_size, uint64_t seed,
+	       load_progress_fn progress, void *arg, struct errbuf *e);
 
 /* The deterministic value of row i for seed (len bytes into buf). */
 void store_load_value(uint64_t seed, uint64_t i, char *buf, uint32_t len);

@@ -165,7 +165,8 @@ int tablet_open(struct tablet *t, const char *path, int create, int readonly, st
 		t->db = rocksdb_open_for_read_only_column_families(t->opts, path, 1, names, cfopts,
 								   handles, 0, &err);
 	else
-		t->db = rocksdb_open_column_families(t->opts, path, 1, names, cfopts, handles, &err);
+		t->db =
+		    rocksdb_open_column_families(t->opts, path, 1, names, cfopts, handles, &err);
 	if (err) {
 		rocksdb_options_destroy(t->opts);
 		if (t->logdir)
@@ -470,8 +471,7 @@ int tablet_hide_after(struct tablet *t, uint64_t cut, uint64_t r, struct errbuf 
 	ro = rocksdb_readoptions_create();
 	it = all_versions(t, ro, lo, cut + 1, hi);
 	b = rocksdb_writebatch_create();
-	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it) && !rc;
-	     rocksdb_iter_next(it)) {
+	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it) && !rc; rocksdb_iter_next(it)) {
 		size_t klen, ulen, vlen;
 		const char *k = rocksdb_iter_key(it, &klen);
 		char *v = NULL;

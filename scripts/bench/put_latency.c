@@ -122,8 +122,7 @@ int main(int argc, char **argv)
 	}
 	fd = ctl_connect(argv[1]);
 	if (fd < 0) {
-		fprintf(stderr, "put_latency: error: daemon of '%s': %s\n", argv[1],
-			strerror(-fd));
+		fprintf(stderr, "put_latency: error: daemon of '%s': %s\n", argv[1], strerror(-fd));
 		return 1;
 	}
 	val = malloc(vsize + 1);
@@ -157,8 +156,8 @@ int main(int argc, char **argv)
 	}
 	qsort(lat, n, sizeof(*lat), cmp_double);
 	printf("puts %zu\nrate %.0f\np50_us %.0f\np99_us %.0f\np999_us %.0f\nmax_us %.0f\n", n,
-	       (double)n / (double)secs, quantile(lat, n, 0.50) * 1e6,
-	       quantile(lat, n, 0.99) * 1e6, quantile(lat, n, 0.999) * 1e6, lat[n - 1] * 1e6);
+	       (double)n / (double)secs, quantile(lat, n, 0.50) * 1e6, quantile(lat, n, 0.99) * 1e6,
+	       quantile(lat, n, 0.999) * 1e6, lat[n - 1] * 1e6);
 	rc = 0;
 out:
 	close(fd);

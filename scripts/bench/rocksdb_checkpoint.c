@@ -79,8 +79,8 @@ static uint64_t prop(struct tablet *t, const char *name)
 static void wait_quiet(struct tablet *tabs, int n)
 {
 	static const char *const props[] = {
-		"rocksdb.num-running-flushes", "rocksdb.num-running-compactions",
-		"rocksdb.mem-table-flush-pending", "rocksdb.compaction-pending"};
+	    "rocksdb.num-running-flushes", "rocksdb.num-running-compactions",
+	    "rocksdb.mem-table-flush-pending", "rocksdb.compaction-pending"};
 	double t0 = now_s();
 
 	for (;;) {
@@ -96,8 +96,8 @@ static void wait_quiet(struct tablet *tabs, int n)
 }
 
 /* The delta of one rep, as store_load writes it. */
-static int write_delta(struct tablet *tabs, int n, struct hlc *clock, uint64_t rows,
-		       uint64_t vsize, uint64_t seed, char *val, struct errbuf *e)
+static int write_delta(struct tablet *tabs, int n, struct hlc *clock, uint64_t rows, uint64_t vsize,
+		       uint64_t seed, char *val, struct errbuf *e)
 {
 	rocksdb_writebatch_t *b[MAX_TABLETS] = {NULL};
 	int rc = 0;
@@ -144,14 +144,15 @@ static int tablet_dirs(const char *data, const char *sid, char **dirs, int *n, s
 	else
 		rc = manifest_parse(json, len, &m, e);
 	if (!rc && (m.ntables != 1 || m.tables[0].ntablets > MAX_TABLETS)) {
-		rc = err_set(e, -EINVAL, "snapshot '%s': not one table of at most %d tablets",
-			     sid, MAX_TABLETS);
+		rc = err_set(e, -EINVAL, "snapshot '%s': not one table of at most %d tablets", sid,
+			     MAX_TABLETS);
 		manifest_release(&m);
 	}
 	if (!rc) {
 		*n = (int)m.tables[0].ntablets;
 		for (int i = 0; i < *n; i++)
-			dirs[i] = store_tablet_path(data, m.tables[0].id, m.tables[0].tablets[i].id);
+			dirs[i] =
+			    store_tablet_path(data, m.tables[0].id, m.tables[0].tablets[i].id);
 		manifest_release(&m);
 	}
 	free(json);
