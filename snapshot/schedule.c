@@ -221,6 +221,7 @@ void schedules_tick(struct schedules *sc)
 	raise_history(sc, v, n);
 	free(v);
 	pthread_mutex_unlock(&sc->tick_lock);
+	snapshots_prehash(sc->snaps); /* outside tick_lock: it may hash for a while */
 }
 
 static void *thread_main(void *arg)

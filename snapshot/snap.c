@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 enum snap_state { ST_CREATING, ST_COMPLETE, ST_FAILED, ST_DELETING };
 static const char *const state_names[] = {"CREATING", "COMPLETE", "FAILED", "DELETING"};
@@ -304,6 +305,59 @@ void snapshots_set_listener(struct snapshots *ss, void (*fn)(void *), void *arg)
 {
 	ss->listener = fn;
 	ss->listener_arg = arg;
+}
+
+/* ---- hashing ahead ---- */
+
+/* Hashes the live tablets' finished SSTs into the hash cache (keyed by
+ * inode, so a later checkpoint's hard link finds the digest), so that a
+ * snapshot after a compaction does not wait for hashing its output. Files
+ * younger than 2 s may still be written and are left for the next call. */
+void snapshots_prehash(struct snapshots *ss)
+{
+	struct store *s = ss->store;
+	char **paths = NULL, **ids = NULL, hex[65];
+	size_t n = 0, cap = 0;
+	time_t now = time(NULL);
+
+	pthread_rwlock_rdlock(&s->lock);
+	for (size_t i = 0; i < s->ntables; i++)
+		for (unsigned j = 0; j < s->tables[i]->ntablets; j++) {
+			struct store_tablet *tb = &s->tables[i]->tablets[j];
+			DIR *d = opendir(tb->db.path);
+			struct dirent *de;
+
+			while (d && (de = readdir(d))) {
+				size_t len = strlen(de->d_name);
+				struct stat st;
+				char *p;
+
+				if (len < 5 || strcmp(de->d_name + len - 4, ".sst"))
+					continue;
+				p = fs_path("%s/%s", tb->db.path, de->d_name);
+				if (lstat(p, &st) || now - st.st_mtime < 2) {
+					free(p);
+					continue;
+				}
+				if (n == cap) {
+					cap = cap ? 2 * cap : 64;
+					paths = xrealloc(paths, cap * sizeof(*paths));
+					ids = xrealloc(ids, cap * sizeof(*ids));
+				}
+				paths[n] = p;
+				ids[n++] = xstrdup(tb->id);
+			}
+			if (d)
+				closedir(d);
+		}
+	pthread_rwlock_unlock(&s->lock);
+	for (size_t i = 0; i < n; i++) {
+		hashcache_get(ss->hc, ids[i], paths[i], hex); /* gone meanwhile: no matter */
+		free(paths[i]);
+		free(ids[i]);
+	}
+	free(paths);
+	free(ids);
 }
 
 /* ---- create ---- */

@@ -34,6 +34,10 @@ void snapshots_close(struct snapshots *ss);
 /* Number of snapshot records (any state). */
 size_t snapshots_count(struct snapshots *ss);
 
+/* Hashes the live tablets' finished SSTs ahead of the next snapshot (the
+ * schedule thread calls it every second). */
+void snapshots_prehash(struct snapshots *ss);
+
 /* fn(arg) runs after every change of the COMPLETE set (outside locks). */
 void snapshots_set_listener(struct snapshots *ss, void (*fn)(void *), void *arg);
 
