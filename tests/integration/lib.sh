@@ -127,6 +127,36 @@ sf() {
 	"$SNAPFS" "$@"
 }
 
+# scan_to TABLE FILE [ARG...] — a full `snapfs scan` (with ARG...) into FILE.
+scan_to() {
+	local t=$1 f=$2
+	shift 2
+	expect_ok sf scan "$t" "$@"
+	printf '%s\n' "$LAST_OUT" >"$f"
+}
+
+# same_scan TABLE FILE WHAT — fail unless a full scan of TABLE equals FILE.
+same_scan() {
+	expect_ok sf scan "$1"
+	printf '%s\n' "$LAST_OUT" >"$T/now.scan"
+	cmp -s "$T/now.scan" "$2" ||
+		fail "$3: $1 differs from $2: $(diff "$2" "$T/now.scan" | head -5)"
+}
+
+# wait_crashed POINT — the daemon started by snapfs_serve with
+# SNAPFS_CRASH_AT=POINT has aborted there (checked in its log); forget it.
+wait_crashed() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$SNAPFS_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$SNAPFS_PID" 2>/dev/null && fail "daemon did not crash at $1"
+	wait "$SNAPFS_PID" 2>/dev/null || true
+	_snapfs_forget_daemon
+	grep -q "crash injected at '$1'" "$T/serve.log" || fail "no crash at $1"
+}
+
 # snapfs_setup — start a test: temp dir, variables, cleanup trap, watchdog.
 snapfs_setup() {
 	set -euo pipefail

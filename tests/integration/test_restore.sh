@@ -28,20 +28,6 @@ manifest() {
 	)
 }
 
-scan_to() { # TABLE FILE [ARG...] — full scan into FILE
-	local t=$1 f=$2
-	shift 2
-	expect_ok sf scan "$t" "$@"
-	printf '%s\n' "$LAST_OUT" >"$f"
-}
-
-same_scan() { # TABLE FILE WHAT
-	expect_ok sf scan "$1"
-	printf '%s\n' "$LAST_OUT" >"$T/now.scan"
-	cmp -s "$T/now.scan" "$2" ||
-		fail "$3: $1 differs from $2: $(diff "$2" "$T/now.scan" | head -5)"
-}
-
 now_rfc3339() { date -u +%FT%T.%6NZ; }
 
 # --- a store, a snapshot, a backup tree out of the mount --------------------

@@ -11,13 +11,6 @@
 snapfs_setup
 ulimit -c 0
 
-scan_to() { # TABLE FILE [ARG...] — full scan into FILE
-	local t=$1 f=$2
-	shift 2
-	expect_ok sf scan "$t" "$@"
-	printf '%s\n' "$LAST_OUT" >"$f"
-}
-
 # state TABLE — "old" or "new" when a full scan equals one of them, else fails
 state() {
 	scan_to "$1" "$T/now.scan"
@@ -43,18 +36,6 @@ no_leftovers() {
 	for f in _restore restore restore.journal restore-staging; do
 		[[ ! -e $DATA/$f ]] || fail "$point: DATA/$f left over"
 	done
-}
-
-wait_dead() { # POINT — the daemon started by snapfs_serve crashed there
-	local i
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$SNAPFS_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$SNAPFS_PID" 2>/dev/null && fail "daemon did not crash at $1"
-	wait "$SNAPFS_PID" 2>/dev/null || true
-	SNAPFS_PID=
-	grep -q "crash injected at '$1'" "$T/serve.log" || fail "no crash at $1"
 }
 
 # a start that finishes the restore: crashed once more in the roll-forward,
@@ -146,7 +127,7 @@ for point in online-restore-after-journal restore-after-first-move restore-after
 	reset_data
 	SNAPFS_CRASH_AT=$point snapfs_serve
 	expect_exit 4 sf snapshot restore "$id" --table ks.a
-	wait_dead "$point"
+	wait_crashed "$point"
 	[[ -e $DATA/restore.journal ]] || fail "$point: no journal after the crash"
 	finish_after_crash
 	sa=$(state ks.a)
@@ -174,7 +155,7 @@ point=online-then-marker
 reset_data
 SNAPFS_CRASH_AT=restore-after-moves snapfs_serve
 expect_exit 4 sf snapshot restore "$id" --table ks.b
-wait_dead restore-after-moves
+wait_crashed restore-after-moves
 cp -a "$T/backup" "$DATA/restore"
 touch "$DATA/_restore"
 snapfs_serve

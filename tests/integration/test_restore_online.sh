@@ -8,20 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 snapfs_setup
 
-scan_to() { # TABLE FILE [ARG...] — full scan into FILE
-	local t=$1 f=$2
-	shift 2
-	expect_ok sf scan "$t" "$@"
-	printf '%s\n' "$LAST_OUT" >"$f"
-}
-
-same_scan() { # TABLE FILE WHAT
-	expect_ok sf scan "$1"
-	printf '%s\n' "$LAST_OUT" >"$T/now.scan"
-	cmp -s "$T/now.scan" "$2" ||
-		fail "$3: $1 differs from $2: $(diff "$2" "$T/now.scan" | head -5)"
-}
-
 jfield() { # JSON-LINES FIELD — the first numeric value of FIELD
 	printf '%s\n' "$1" | sed -n "s/.*\"$2\":\\([0-9]*\\).*/\\1/p" | head -1
 }

@@ -21,22 +21,10 @@ crash_serve() { # POINT: serve with the crash switch on
 	SNAPFS_CRASH_AT=$1 snapfs_serve
 }
 
-wait_dead() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$SNAPFS_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$SNAPFS_PID" 2>/dev/null && fail "daemon did not crash at $1"
-	wait "$SNAPFS_PID" 2>/dev/null || true
-	SNAPFS_PID=
-	grep -q "crash injected at '$1'" "$T/serve.log" || fail "no crash at $1"
-}
-
 for point in create-after-record create-checkpoint-tmp create-after-checkpoints create-after-metadata; do
 	crash_serve "$point"
 	expect_exit 4 sf snapshot create ks
-	wait_dead "$point"
+	wait_crashed "$point"
 	snapfs_serve
 	expect_ok sf snapshot list --json
 	n_complete=$(printf '%s\n' "$LAST_OUT" | grep -c '"state":"COMPLETE"' || true)
@@ -59,7 +47,7 @@ for point in delete-after-mark delete-after-remove; do
 	snapfs_stop
 	crash_serve "$point"
 	expect_exit 4 sf snapshot delete "$id"
-	wait_dead "$point"
+	wait_crashed "$point"
 	snapfs_serve
 	expect_ok sf snapshot list --json
 	expect_not_contains "$LAST_OUT" "$id" "$point: deleted snapshot still listed"
