@@ -95,7 +95,6 @@ int cmd_stop(int argc, char **argv)
 static int print_status(void *arg, json_object *o)
 {
 	int *json = arg;
-	json_object *v;
 
 	if (*json) {
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -103,7 +102,6 @@ static int print_status(void *arg, json_object *o)
 	}
 	json_object_object_foreach(o, key, val)
 	{
-		(void)v;
 		printf("%-12s %s\n", key,
 		       json_object_is_type(val, json_type_string)
 			   ? json_object_get_string(val)
