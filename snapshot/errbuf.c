@@ -53,6 +53,7 @@ int errbuf_exit_code(int rc)
 	case ENOTEMPTY:
 	case ECANCELED:
 	case ERANGE:
+	case ENOSPC:
 		return EXIT_REFUSED;
 	case ECONNREFUSED:
 		return EXIT_NODAEMON;

@@ -9,8 +9,8 @@
  * The errno also decides the exit code (see errbuf_exit_code):
  *   -EINVAL               -> 1 usage / bad input
  *   -ENOENT               -> 2 not found
- *   -EEXIST, -EBUSY, -EPERM, -EBADMSG, -ENOTEMPTY, -ECANCELED, -ERANGE
- *                         -> 3 refused (state conflict, verification failed)
+ *   -EEXIST, -EBUSY, -EPERM, -EBADMSG, -ENOTEMPTY, -ECANCELED, -ERANGE,
+ *   -ENOSPC               -> 3 refused (state conflict, verification failed)
  *   -ECONNREFUSED         -> 4 daemon not reachable
  *   anything else         -> 5 internal
  */

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 enum snap_state { ST_CREATING, ST_COMPLETE, ST_FAILED, ST_DELETING };
@@ -718,6 +719,38 @@ static void set_state(struct snapshots *ss, struct snap_rec *r, enum snap_state 
 	pthread_mutex_unlock(&ss->lock);
 }
 
+/* Refuses a snapshot that cannot fit: its flushes write the memtables out
+ * and its metadata needs a little more. Debian's librocksdb asserts (and
+ * so aborts the daemon) on some paths after a write fails for space, so a
+ * full disk is better found here than inside RocksDB. */
+#define SNAP_SPACE_MARGIN (16ull << 20)
+
+static int check_space(struct snapshots *ss, struct store_table **tabs, size_t n,
+		       struct errbuf *e)
+{
+	unsigned long long need = SNAP_SPACE_MARGIN, avail;
+	struct statvfs sv;
+
+	for (size_t i = 0; i < n; i++)
+		for (unsigned j = 0; j < tabs[i]->ntablets; j++) {
+			uint64_t v = 0;
+			struct tablet *t = &tabs[i]->tablets[j].db;
+
+			if (!rocksdb_property_int_cf(t->db, t->cf, "rocksdb.cur-size-all-mem-tables",
+						     &v))
+				need += v;
+		}
+	if (statvfs(ss->store->data, &sv) != 0)
+		return 0; /* cannot tell: let the flush find out */
+	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	if (avail >= need)
+		return 0;
+	return err_set(e, -ENOSPC,
+		       "data directory '%s': %llu MiB free, a snapshot needs about %llu MiB "
+		       "(memtables to flush and metadata): no space left",
+		       ss->store->data, avail >> 20, (need + (1 << 20) - 1) >> 20);
+}
+
 int snap_create(struct snapshots *ss, const char *ks, char *const *names, size_t n,
 		const char *schedule_id, char id[ID_LEN + 1], struct errbuf *e)
 {
@@ -732,6 +765,8 @@ int snap_create(struct snapshots *ss, const char *ks, char *const *names, size_t
 	pthread_mutex_lock(&ss->create_lock);
 	pthread_rwlock_rdlock(&s->lock);
 	rc = pick_tables(ss, ks, names, n, &tabs, &ntabs, e);
+	if (!rc)
+		rc = check_space(ss, tabs, ntabs, e);
 	if (rc)
 		goto out;
 	r = xcalloc(1, sizeof(*r));
