@@ -36,6 +36,12 @@
  * they never collide with an underlying file's st_ino. */
 #define VIEW_SYNTH_BIT (1ULL << 63)
 
+/* readdir offsets: "." is 1, ".." is 2, and an entry's is its name's doff
+ * (>= VIEW_DOFF_MIN), so an offset names the same place in every
+ * generation: a listing resumed after a swap neither repeats nor skips an
+ * entry that is in both. */
+#define VIEW_DOFF_MIN 3
+
 enum view_kind { VIEW_DIR, VIEW_FILE, VIEW_LINK };
 
 struct view_attr {
@@ -48,13 +54,14 @@ struct view_attr {
 struct view_node {
 	uint64_t ino;  /* FUSE nodeid and st_ino */
 	uint64_t fgen; /* entry generation: files, the underlying inode's identity */
+	uint64_t doff; /* readdir offset: a hash of name, in [VIEW_DOFF_MIN, INT64_MAX] */
 	struct view_attr a;
 	char *name; /* owned; "" for the root */
 	enum view_kind kind;
 	unsigned top : 1; /* a synthetic listing that changes (root, snapshots/, ...) */
 	union {
 		struct {
-			struct view_node **kids; /* owned array, sorted by name */
+			struct view_node **kids; /* owned array, sorted by (doff, name) */
 			size_t nkids, cap;
 			uint64_t parent; /* ino of ".." (directories have one parent) */
 			int broken;	 /* could not be built: lookup/readdir answer EIO */
@@ -110,7 +117,8 @@ struct view_builder {
 	uint64_t serial;
 };
 
-/* An open file or directory (fi->fh). */
+/* An open file, or an open directory when the kernel sends opendir (see
+ * view_ops.c); fi->fh. */
 struct view_handle {
 	struct view_gen *gen;		 /* a reference: the generation it was opened in */
 	const struct view_node *node;	 /* in gen */
@@ -136,6 +144,7 @@ struct view {
 	char stop_name[96];    /* written before stop_armed is set, then read-only */
 	atomic_int loop_done;
 	int debug;
+	atomic_int no_opendir;	     /* the kernel offered to skip opendir/releasedir */
 	pthread_mutex_t hlock;	     /* protects handles */
 	struct view_handle *handles; /* open ones: freed by view_stop() if the
 				      * kernel can no longer release them */
@@ -162,6 +171,9 @@ const struct view_node *view_gen_find(const struct view_gen *g, uint64_t ino);
 const struct view_node *view_gen_resolve(const struct view_gen *g, const struct view_node *n);
 /* The child called name, or NULL. */
 const struct view_node *view_dir_lookup(const struct view_node *dir, const char *name);
+/* The index of the first child a listing resumed at offset off returns
+ * (off >= VIEW_DOFF_MIN - 1): the first with doff > off; nkids if none. */
+size_t view_dir_seek(const struct view_node *dir, uint64_t off);
 void view_node_stat(const struct view_node *n, struct stat *st);
 
 /* What the kernel must forget when old is replaced by nw. */

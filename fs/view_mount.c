@@ -44,6 +44,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -124,8 +125,8 @@ static int unmount_path(const char *path)
 /* ---- mount point checks ---- */
 
 /* 1 if path is an empty directory, 0 if not empty, or a negative errno. A
- * dead FUSE mount answers ENOTCONN here even when stat() is still served
- * from the kernel's attribute cache. */
+ * dead FUSE mount answers ENOTCONN here unless its kernel skipped opendir
+ * and cached the listing (see is_dead_mount). */
 static int dir_is_empty(const char *path)
 {
 	DIR *d = opendir(path);
@@ -148,6 +149,17 @@ static int dir_is_empty(const char *path)
 static int is_stale(int err)
 {
 	return err == ENOTCONN || err == ECONNABORTED;
+}
+
+/* True if path is a FUSE mount whose daemon is gone. stat() and even a
+ * listing may still be answered from the kernel's caches (a view that
+ * skipped opendir has its listings cached); statfs always asks the
+ * daemon. */
+static int is_dead_mount(const char *path)
+{
+	struct statfs sfs;
+
+	return statfs(path, &sfs) < 0 && is_stale(errno);
 }
 
 /* A mount left by a killed daemon: unmount it lazily, with a word. */
@@ -181,6 +193,13 @@ static int check_mountpoint(const char *mnt, struct errbuf *e)
 	int rc, cleared = 0;
 
 again:
+	if (!cleared && is_dead_mount(mnt)) {
+		rc = clear_stale(mnt, e);
+		if (rc)
+			return rc;
+		cleared = 1;
+		goto again;
+	}
 	if (stat(mnt, &st) < 0) {
 		if (is_stale(errno) && !cleared) {
 			rc = clear_stale(mnt, e);

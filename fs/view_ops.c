@@ -8,18 +8,31 @@
  * (and whose underlying links are unlinked) still reads to its end, and the
  * view holds one fd per open file, never one per file it shows.
  *
- * A handle (file or directory) keeps a reference on the generation it was
- * opened in: readdir on a directory handle lists that generation even if
- * the tree changed since, and getattr on an open file whose snapshot went
- * away still answers.
+ * A file handle keeps a reference on the generation it was opened in:
+ * getattr on an open file whose snapshot went away still answers.
+ *
+ * Directories have no handle when the kernel can skip opendir/releasedir
+ * (FUSE_CAP_NO_OPENDIR_SUPPORT): opendir answers ENOSYS once, the kernel
+ * then opens directories itself and caches every listing (keep_cache +
+ * cache_readdir). Each readdir is answered from the generation current at
+ * that call, and resumes at an offset that is stable across generations
+ * (a hash of the entry name, VIEW_DOFF_MIN): a listing in progress while a
+ * snapshot comes or goes neither repeats nor skips the entries it shares
+ * with the new generation. A broken directory fails its readdir (and
+ * lookups below it) with EIO rather than listing empty. The cached
+ * listings that change (root, snapshots/, tables/..., restore-points/...)
+ * are dropped by view_changed(): its entry notifications take the
+ * directory's lock, so a readdir answered from the old generation has
+ * finished filling the cache before the listing is invalidated.
+ *
+ * Without that capability, opendir makes a handle with a reference on the
+ * current generation, and readdir lists that generation; directories
+ * inside snapshots are cached, the synthetic ones are listed from memory
+ * on every opendir. Offsets are the same in both modes.
  *
  * Caching (see DESIGN-NOTES.md): entries and attributes are valid for a
  * day; negative lookups are cached too. view_changed() invalidates what
- * changed. Files are opened with keep_cache. Directories inside snapshots
- * are cached (cache_readdir + keep_cache); the synthetic listings that
- * change (root, snapshots/, tables/..., restore-points/...) are small and
- * listed from memory on every opendir instead, so a listing never races a
- * swap. readdirplus is forced on.
+ * changed. Files are opened with keep_cache. readdirplus is forced on.
  *
  * Every write fails with EROFS; the mount is also `ro`, so the kernel
  * usually answers EROFS before asking.
@@ -108,6 +121,14 @@ static int find_node(const struct view_gen *g, fuse_ino_t ino, const struct view
 
 static void view_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct view *v = userdata;
+
+	/* No round trip per opendir/releasedir: readdir needs no handle. The
+	 * kernel only learns it from opendir's ENOSYS; want is for show. */
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		atomic_store(&v->no_opendir, 1);
+	}
 	/* Forced readdirplus: find/rsync read a directory, then stat each
 	 * entry; in AUTO mode the kernel would send one LOOKUP per entry. */
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
@@ -282,30 +303,48 @@ static void view_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	fuse_reply_err(req, 0);
 }
 
+/* The directory ino of g, or an errno: ENOENT, ENOTDIR, or EIO if it (or
+ * the whole listing) could not be built. */
+static int find_dir(const struct view_gen *g, fuse_ino_t ino, const struct view_node **out)
+{
+	int err = find_node(g, ino, out);
+
+	if (!err && (*out)->kind != VIEW_DIR)
+		err = ENOTDIR;
+	if (!err && ((*out)->dir.broken || g->broken))
+		err = EIO;
+	return err;
+}
+
 static void view_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct view_gen *g = view_current(view_of(req));
+	struct view *v = view_of(req);
+	struct view_gen *g;
 	struct view_handle *h;
 	const struct view_node *n;
-	int err = find_node(g, ino, &n);
+	int err;
 
-	if (!err && n->kind != VIEW_DIR)
-		err = ENOTDIR;
-	if (!err && (n->dir.broken || g->broken))
-		err = EIO;
+	if (atomic_load(&v->no_opendir)) {
+		/* success to a kernel that offered it: no more opendir,
+		 * releasedir, nor handle; readdir checks the directory */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	g = view_current(v);
+	err = find_dir(g, ino, &n);
 	if (err) {
 		fuse_reply_err(req, err);
 		view_gen_put(g);
 		return;
 	}
-	h = handle_new(view_of(req), g, n, -1);
+	h = handle_new(v, g, n, -1); /* the request's reference moves to h */
 	fi->fh = (uintptr_t)h;
 	if (!n->top) {
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
 	}
 	if (fuse_reply_open(req, fi) != 0)
-		handle_free(view_of(req), h);
+		handle_free(v, h);
 }
 
 static size_t add_dirent(fuse_req_t req, const struct view_gen *g, char *buf, size_t room,
@@ -333,43 +372,83 @@ static size_t add_dirent(fuse_req_t req, const struct view_gen *g, char *buf, si
 	return fuse_add_direntry_plus(req, buf, room, name, &e, next);
 }
 
-static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, int plus)
+/* Fills buf with d's entries from offset off on: "." at 0, ".." at 1, the
+ * children in doff order after. Entries sharing a doff (a hash collision)
+ * go in one reply, never split, unless they alone overflow it. Returns the
+ * bytes used. */
+static size_t fill_dir(fuse_req_t req, const struct view_gen *g, const struct view_node *d,
+		       char *buf, size_t size, off_t off, int plus)
 {
-	struct view_handle *h = handle_of(fi);
-	const struct view_node *d = h->node;
-	size_t total = d->dir.nkids + 2, used = 0;
-	char *buf = xmalloc(size);
+	size_t used = 0, run = 0, len;
+	uint64_t pos = off > 0 ? (uint64_t)off : 0;
 
-	for (size_t i = off > 0 ? (size_t)off : 0; i < total; i++) {
-		const struct view_node *n = i >= 2 ? d->dir.kids[i - 2] : NULL;
-		const char *name = i == 0 ? "." : i == 1 ? ".." : n->name;
-		uint64_t ino = i == 0 ? d->ino : d->dir.parent;
-		size_t len = add_dirent(req, h->gen, buf + used, size - used, name, n, ino,
-					(off_t)(i + 1), plus);
-
+	for (; pos < VIEW_DOFF_MIN - 1; pos++) {
+		len = add_dirent(req, g, buf + used, size - used, pos == 0 ? "." : "..", NULL,
+				 pos == 0 ? d->ino : d->dir.parent, (off_t)(pos + 1), plus);
 		if (len > size - used)
-			break;
+			return used;
 		used += len;
 	}
-	fuse_reply_buf(req, buf, used);
+	for (size_t i = view_dir_seek(d, pos); i < d->dir.nkids; i++) {
+		const struct view_node *n = d->dir.kids[i];
+
+		if (i == 0 || n->doff != d->dir.kids[i - 1]->doff)
+			run = used; /* where this doff's entries start */
+		len = add_dirent(req, g, buf + used, size - used, n->name, n, 0, (off_t)n->doff,
+				 plus);
+		if (len > size - used)
+			return run > 0 ? run : used;
+		used += len;
+	}
+	return used;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, int plus)
+{
+	struct view_handle *h = handle_of(fi);
+	const struct view_node *d;
+	struct view_gen *g;
+	char *buf = NULL;
+	int err = 0;
+
+	if (h) {
+		/* opendir made a handle: list the generation it was opened in */
+		g = h->gen;
+		view_gen_get(g);
+		d = h->node;
+	} else {
+		/* no opendir: the current generation, whichever it is now */
+		g = view_current(view_of(req));
+		err = find_dir(g, ino, &d);
+	}
+	if (err) {
+		fuse_reply_err(req, err);
+		goto out;
+	}
+	buf = xmalloc(size);
+	fuse_reply_buf(req, buf, fill_dir(req, g, d, buf, size, off, plus));
+out:
 	free(buf);
+	view_gen_put(g);
 }
 
 static void view_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			 struct fuse_file_info *fi)
 {
-	do_readdir(req, size, off, fi, 0);
+	do_readdir(req, ino, size, off, fi, 0);
 }
 
 static void view_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			     struct fuse_file_info *fi)
 {
-	do_readdir(req, size, off, fi, 1);
+	do_readdir(req, ino, size, off, fi, 1);
 }
 
 static void view_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	handle_free(view_of(req), handle_of(fi));
+	if (handle_of(fi))
+		handle_free(view_of(req), handle_of(fi));
 	fuse_reply_err(req, 0);
 }
 

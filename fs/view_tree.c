@@ -26,7 +26,13 @@
  *   is deleted is a new inode to the kernel, never its stale page cache.
  * - Directory nlink is 2 + subdirectories; a non-empty file never reports
  *   st_blocks 0; synthetic directories carry the newest snapshot time they
- *   hold (0 if none), never the mount time.
+ *   hold (0 if none), never the mount time. A tablet directory has its
+ *   checkpoint directory's mode; every other directory is 0755 (copies made
+ *   by rsync or tar stay deletable; the mount itself is read-only).
+ * - A directory's children are sorted by (doff, name), doff being a hash of
+ *   the name alone: the readdir offset of an entry is the same in every
+ *   generation and across remounts (see VIEW_DOFF_MIN), and lookups and
+ *   the diff walk the same order.
  *
  * Called by view_mount.c under view->build_lock (building) and by
  * view_ops.c from any FUSE thread (lookups on an immutable generation).
@@ -92,6 +98,15 @@ static uint64_t link_ino(const char *path, const char *target)
 	return mix64(hash_str(hash_str(HASH_SEED, path), target)) | VIEW_SYNTH_BIT;
 }
 
+/* 63 bits: off_t is signed. Two names of one directory share a doff with
+ * odds of about n^2 / 2^64; readdir never splits such a run. */
+static uint64_t name_doff(const char *name)
+{
+	uint64_t h = mix64(hash_str(HASH_SEED ^ 0x5f3759df, name)) >> 1;
+
+	return h < VIEW_DOFF_MIN ? h + VIEW_DOFF_MIN : h;
+}
+
 /* ---- validation of what the catalog hands us ---- */
 
 int view_name_ok(const char *name)
@@ -132,6 +147,7 @@ static struct view_node *node_new(struct view_pool *p, enum view_kind kind, cons
 
 	n->kind = kind;
 	n->name = xstrdup(name);
+	n->doff = name_doff(name);
 	n->ino = ino;
 	if (p->nnodes == p->capnodes) {
 		p->capnodes = p->capnodes ? 2 * p->capnodes : 16;
@@ -179,7 +195,7 @@ static void attr_synth(struct view_node *n, const struct view_builder *b, struct
 	n->a.blksize = 4096;
 	n->a.atime = n->a.mtime = n->a.ctime = t;
 	if (n->kind == VIEW_DIR) {
-		n->a.mode = S_IFDIR | 0555;
+		n->a.mode = S_IFDIR | 0755;
 		n->a.nlink = 2;
 		n->a.size = 4096;
 		n->a.blocks = 8;
@@ -219,12 +235,20 @@ static struct view_node *dir_find(const struct view_node *d, const char *name)
 	return NULL;
 }
 
+/* The order of a directory's children: by doff, then by name. */
+static int kid_order(uint64_t xoff, const char *xname, const struct view_node *y)
+{
+	if (xoff != y->doff)
+		return xoff < y->doff ? -1 : 1;
+	return strcmp(xname, y->name);
+}
+
 static int kid_cmp(const void *a, const void *b)
 {
 	const struct view_node *x = *(const struct view_node *const *)a;
 	const struct view_node *y = *(const struct view_node *const *)b;
 
-	return strcmp(x->name, y->name);
+	return kid_order(x->doff, x->name, y);
 }
 
 /* Sorts the entries and sets nlink. Duplicate names: -EEXIST, or dropped
@@ -255,11 +279,12 @@ static int dir_finish(struct view_node *d, int dedupe, const char **dup)
 
 const struct view_node *view_dir_lookup(const struct view_node *dir, const char *name)
 {
+	uint64_t off = name_doff(name);
 	size_t lo = 0, hi = dir->dir.nkids;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, dir->dir.kids[mid]->name);
+		int c = kid_order(off, name, dir->dir.kids[mid]);
 
 		if (c == 0)
 			return dir->dir.kids[mid];
@@ -269,6 +294,21 @@ const struct view_node *view_dir_lookup(const struct view_node *dir, const char 
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+size_t view_dir_seek(const struct view_node *dir, uint64_t off)
+{
+	size_t lo = 0, hi = dir->dir.nkids;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (dir->dir.kids[mid]->doff <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 void view_node_stat(const struct view_node *n, struct stat *st)
@@ -456,6 +496,7 @@ static int add_tablet_dir(struct view_builder *b, struct view_subtree *t,
 	struct view_node *d;
 	const char *srcdir;
 	struct dirent *de;
+	struct stat st;
 	DIR *dir = NULL;
 	int rc = 0;
 
@@ -473,6 +514,12 @@ static int add_tablet_dir(struct view_builder *b, struct view_subtree *t,
 		snprintf(why, whylen, "cannot open '%s': %s", srcdir, strerror(-rc));
 		return rc;
 	}
+	if (fstat(dirfd(dir), &st) < 0) {
+		rc = -errno;
+		snprintf(why, whylen, "cannot stat '%s': %s", srcdir, strerror(-rc));
+		goto out;
+	}
+	d->a.mode = S_IFDIR | (st.st_mode & 07777); /* a real directory: its own mode */
 	while ((errno = 0, de = readdir(dir)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
@@ -496,6 +543,7 @@ static int add_tablet_dir(struct view_builder *b, struct view_subtree *t,
 		rc = -errno;
 		snprintf(why, whylen, "cannot list '%s': %s", srcdir, strerror(-rc));
 	}
+out:
 	closedir(dir);
 	return rc;
 }
@@ -1022,7 +1070,7 @@ static void diff_dir(const struct view_gen *old, const struct view_node *d,
 		while (i < o->dir.nkids || j < d->dir.nkids) {
 			const struct view_node *x = i < o->dir.nkids ? o->dir.kids[i] : NULL;
 			const struct view_node *y = j < d->dir.nkids ? d->dir.kids[j] : NULL;
-			int c = !x ? 1 : !y ? -1 : strcmp(x->name, y->name);
+			int c = !x ? 1 : !y ? -1 : kid_order(x->doff, x->name, y);
 
 			if (c < 0) {
 				iv->entry(iv->arg, d->ino, x->name); /* gone */

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -292,6 +294,7 @@ static int make_fixture(struct fx *f)
 	p = fs_path("%s/OPTIONS-000007", d);
 	write_str(p, "[Version]\n");
 	free(p);
+	assert_int_equal(chmod(d, 0750), 0); /* the view shows a checkpoint's own mode */
 	f->snaps[0] = (struct tsnap){.id = S1,
 				     .wall_us = 1700000000000000LL,
 				     .tables = {"t1"},
@@ -550,6 +553,18 @@ static void assert_dino_matches(struct fx *f, const char *rel)
 	free(mdir);
 }
 
+static void assert_dir_mode(struct fx *f, const char *rel, mode_t want)
+{
+	char *p = mpath(f, rel);
+	struct stat st;
+
+	st_of(p, &st);
+	if (!S_ISDIR(st.st_mode) || (st.st_mode & 07777) != want)
+		fail_msg("mode of '%s': %o, want a directory %o", rel, (unsigned)st.st_mode,
+			 (unsigned)want);
+	free(p);
+}
+
 static void test_attrs(void **state)
 {
 	struct fx *f = *state;
@@ -612,8 +627,19 @@ static void test_attrs(void **state)
 	st_of(p, &st);
 	assert_int_equal(st.st_mtim.tv_sec, 1700000000);
 	assert_true(S_ISDIR(st.st_mode));
-	assert_int_equal(st.st_mode & 07777, 0555);
+	assert_int_equal(st.st_mode & 07777, 0755);
 	free(p);
+
+	/* directories: a tablet's is its checkpoint's mode, the others 0755 */
+	assert_dir_mode(f, "", 0755);
+	assert_dir_mode(f, "snapshots", 0755);
+	assert_dir_mode(f, "snapshots/" S1, 0755);
+	assert_dir_mode(f, "tables/ks1/t1", 0755);
+	assert_dir_mode(f, "restore-points/" SCHED "/" RP_NAME, 0755);
+	assert_dir_mode(f, "snapshots/" S1 "/ks1/t1/tablet-" TA, 0750);
+	assert_dir_mode(f, "restore-points/" SCHED "/" RP_NAME "/ks1/t1/tablet-" TA, 0750);
+	st_of(f->snaps[1].src[0], &a);
+	assert_dir_mode(f, "snapshots/" S2 "/ks1/t1/tablet-" TA, a.st_mode & 07777);
 	p = mpath(f, "snapshots");
 	st_of(p, &st);
 	assert_int_equal(st.st_mtim.tv_sec, 1700000100);
@@ -845,6 +871,87 @@ static void test_open_survives_removal(void **state)
 	free(got);
 }
 
+/* One getdents64 with room for one or two entries: the kernel asks the
+ * view again from the last offset at each call (its cache is not complete
+ * yet). Appends the names to names[*n] (at most max) and returns how many,
+ * 0 at the end or on the error allowed (0: none); fails on any other. */
+static size_t read_some(int fd, char **names, size_t *n, size_t max, int allow)
+{
+	char buf[64] __attribute__((aligned(8)));
+	long len = syscall(SYS_getdents64, fd, buf, sizeof(buf)), pos = 0;
+	size_t got = 0;
+
+	if (len < 0 && allow && errno == allow)
+		return 0;
+	if (len < 0)
+		fail_msg("getdents64: %s", strerror(errno));
+	while (pos < len) {
+		unsigned short reclen;
+
+		memcpy(&reclen, buf + pos + 16, sizeof(reclen));
+		assert_true(*n < max);
+		names[(*n)++] = xstrdup(buf + pos + 19);
+		pos += reclen;
+		got++;
+	}
+	return got;
+}
+
+/* A listing in progress while a snapshot appears and another goes: each
+ * entry of both generations once, none twice, and no crash in a directory
+ * that went away. */
+static void test_listing_across_swap(void **state)
+{
+	struct fx *f = *state;
+	char *names[16], *p;
+	size_t n = 0, calls = 0;
+	int fd, s2 = 0, latest = 0;
+
+	make_s3(f);
+	p = mpath(f, "snapshots");
+	fd = open(p, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	free(p);
+	while (read_some(fd, names, &n, 16, 0) > 0) {
+		if (++calls == 2) {
+			f->snaps[2].present = 1; /* S3 appears, S1 goes */
+			f->snaps[0].present = 0;
+			view_changed(f->v);
+		}
+	}
+	assert_true(calls > 2); /* the swap came in the middle */
+	close(fd);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(names[i], names[j]) == 0)
+				fail_msg("'%s' listed twice", names[i]);
+		s2 += strcmp(names[i], S2) == 0;
+		latest += strcmp(names[i], "latest") == 0;
+	}
+	assert_int_equal(s2, 1);
+	assert_int_equal(latest, 1);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+
+	/* the directory being listed goes away: an error or the rest of it */
+	p = mpath(f, "snapshots/" S2 "/ks1/t1/tablet-" TA);
+	fd = open(p, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	free(p);
+	n = 0;
+	assert_true(read_some(fd, names, &n, 16, 0) > 0);
+	f->snaps[1].present = 0;
+	view_changed(f->v);
+	while (read_some(fd, names, &n, 16, ENOENT) > 0)
+		;
+	close(fd);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	p = mpath(f, "snapshots");
+	assert_listing(p, S3 ",latest");
+	free(p);
+}
+
 /* ---- inode numbers across remounts ---- */
 
 #define MAX_PATHS 256
@@ -1003,12 +1110,32 @@ static void test_data(void **state)
 	free(got);
 }
 
+/* Listing path fails with EIO and shows no entry: where the kernel skips
+ * opendir, opendir succeeds and readdir fails; otherwise opendir fails. */
+static void assert_listing_eio(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d) {
+		if (errno != EIO)
+			fail_msg("opendir '%s': %s, want EIO", path, strerror(errno));
+		return;
+	}
+	errno = 0;
+	de = readdir(d);
+	if (de)
+		fail_msg("readdir '%s': '%s', want EIO", path, de->d_name);
+	if (errno != EIO)
+		fail_msg("readdir '%s': %s, want EIO", path, strerror(errno));
+	closedir(d);
+}
+
 static void test_broken(void **state)
 {
 	struct fx *f = *state;
 	char *p;
 	struct stat st;
-	DIR *d;
 
 	/* a listed snapshot whose checkpoint is missing answers EIO */
 	f->snaps[3].present = 1;
@@ -1018,9 +1145,8 @@ static void test_broken(void **state)
 	assert_listing(p, S1 "," S2 "," S4 ",latest");
 	free(p);
 	p = mpath(f, "snapshots/" S4);
-	d = opendir(p);
-	assert_null(d);
-	assert_int_equal(errno, EIO);
+	assert_listing_eio(p);
+	assert_listing_eio(p); /* again: an error is never cached as a listing */
 	free(p);
 	p = mpath(f, "snapshots/" S4 "/SNAPSHOT.json");
 	assert_int_equal(stat(p, &st), -1);
@@ -1029,16 +1155,16 @@ static void test_broken(void **state)
 	assert_link(f, "snapshots/latest", S2);
 	f->snaps[3].present = 0;
 
-	/* the listing fails: stay mounted, EIO, never an empty tree */
+	/* the listing fails: stay mounted, EIO, never an empty tree (nor the
+	 * listing the kernel cached before) */
+	assert_listing(f->mnt, "restore-points,snapshots,tables");
 	f->list_fail = 1;
 	view_changed(f->v);
 	assert_true(is_mounted(f->mnt));
 	p = mpath(f, "snapshots");
 	assert_int_equal(stat(p, &st), -1);
 	assert_int_equal(errno, EIO);
-	d = opendir(f->mnt);
-	assert_null(d);
-	assert_int_equal(errno, EIO);
+	assert_listing_eio(f->mnt);
 	free(p);
 
 	f->list_fail = 0;
@@ -1174,17 +1300,31 @@ static void test_stale_mount(void **state)
 		struct view_opts o = {.mountpoint = mnt2};
 		struct view *v = NULL;
 
+		char *sp = fs_path("%s/snapshots", mnt2);
+		char *got;
+
 		if (view_start(&v, &o, list_cb, f, &f->e) != 0)
 			_exit(1);
+		/* listings the kernel may keep cached after the daemon dies */
+		got = list_dir(mnt2);
+		free(got);
+		got = list_dir(sp);
+		free(got);
+		free(sp);
 		raise(SIGKILL); /* a daemon killed without unmounting */
 		_exit(2);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
 	assert_true(is_mounted(mnt2));
-	/* stat may still be answered from the attribute cache; a listing not */
-	assert_null(opendir(mnt2));
-	assert_int_equal(errno, ENOTCONN);
+	/* stat, and listings the kernel cached, may still be answered from
+	 * its caches; statfs always asks the (dead) daemon */
+	{
+		struct statfs sfs;
+
+		assert_int_equal(statfs(mnt2, &sfs), -1);
+		assert_int_equal(errno, ENOTCONN);
+	}
 
 	{
 		struct view_opts o = {.mountpoint = mnt2};
@@ -1211,6 +1351,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_erofs, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_live, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_survives_removal, setup_mounted, teardown),
+	    cmocka_unit_test_setup_teardown(test_listing_across_swap, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_remount_same_inodes, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_data, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken, setup_mounted, teardown),
