@@ -51,41 +51,21 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "hash.h"
 
 /* ---- hashing ---- */
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-#define HASH_SEED 0xcbf29ce484222325ULL
+#define HASH_SEED FNV1A64_SEED
 
 static uint64_t hash_str(uint64_t h, const char *s)
 {
 	/* the terminating NUL separates fields */
-	return hash_bytes(h, s ? s : "", s ? strlen(s) + 1 : 1);
+	return fnv1a64(h, s ? s : "", s ? strlen(s) + 1 : 1);
 }
 
 static uint64_t hash_u64(uint64_t h, uint64_t v)
 {
-	return hash_bytes(h, &v, sizeof(v));
+	return fnv1a64(h, &v, sizeof(v));
 }
 
 uint64_t view_path_ino(const char *path)

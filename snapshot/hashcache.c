@@ -28,6 +28,7 @@
 #include "manifest.h"
 
 #include "fsutil.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,27 +62,14 @@ struct hashcache {
 	size_t nbuckets, n;	   /* protected by lock */
 };
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t len)
-{
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-#define FNV_SEED 0xcbf29ce484222325ull
-
 static uint64_t key_hash(const char *tablet, const char *name, uint64_t size, uint64_t ino)
 {
-	uint64_t h = FNV_SEED;
+	uint64_t h = FNV1A64_SEED;
 
-	h = fnv1a(h, tablet, strlen(tablet) + 1);
-	h = fnv1a(h, name, strlen(name) + 1);
-	h = fnv1a(h, &size, sizeof(size));
-	return fnv1a(h, &ino, sizeof(ino));
+	h = fnv1a64(h, tablet, strlen(tablet) + 1);
+	h = fnv1a64(h, name, strlen(name) + 1);
+	h = fnv1a64(h, &size, sizeof(size));
+	return fnv1a64(h, &ino, sizeof(ino));
 }
 
 /* 1 if s is 1..max bytes with no space or control character. */
@@ -187,7 +175,8 @@ static void load_line(struct hashcache *hc, char *line)
 
 	if (strlen(line) < 18 || line[16] != ' ')
 		return;
-	snprintf(want, sizeof(want), "%016" PRIx64, fnv1a(FNV_SEED, line + 17, strlen(line + 17)));
+	snprintf(want, sizeof(want), "%016" PRIx64,
+		 fnv1a64(FNV1A64_SEED, line + 17, strlen(line + 17)));
 	if (memcmp(want, line, 16))
 		return;
 	p = line + 17;
@@ -311,7 +300,7 @@ static void dump_entry(const struct hc_entry *x, char **buf, size_t *len, size_t
 		*buf = xrealloc(*buf, *cap);
 	}
 	*len += (size_t)sprintf(*buf + *len, "%016" PRIx64 " %s\n",
-				fnv1a(FNV_SEED, body, (size_t)n), body);
+				fnv1a64(FNV1A64_SEED, body, (size_t)n), body);
 }
 
 int hashcache_save(struct hashcache *hc)

@@ -12,6 +12,7 @@
 #include "store.h"
 
 #include "fsutil.h"
+#include "hash.h"
 #include "partition.h"
 
 #include <dirent.h>
@@ -600,11 +601,7 @@ int store_scan(struct store *s, const char *full, const void *prefix, size_t ple
 
 static uint64_t splitmix64(uint64_t *x)
 {
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return mix64(*x += 0x9e3779b97f4a7c15ULL);
 }
 
 void store_load_value(uint64_t seed, uint64_t i, char *buf, uint32_t len)
