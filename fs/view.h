@@ -61,6 +61,13 @@ struct view_opts {
 	const char *mountpoint;
 	int allow_other; /* add -o allow_other (only with --allow-other) */
 	int debug;	 /* libfuse debug output to stderr */
+	/* Where files of deleted snapshots still open are kept linked until
+	 * the kernel lets them go: a directory on the snapshots' filesystem,
+	 * made and emptied by the view (NULL: keep an fd open instead). */
+	const char *hold_dir;
+	/* Files up to this many bytes are pushed into the kernel's page cache
+	 * when their directory is listed (0: never). */
+	int push_max;
 };
 
 struct view;

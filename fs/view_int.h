@@ -7,6 +7,8 @@
  *   view_ops.c    the fuse_lowlevel_ops over the current generation
  *   view_mount.c  view_start/view_changed/view_stop: mount point checks,
  *                 the session thread, generation swaps, unmount
+ *   view_inodes.c the file inodes the kernel holds (lookup counts), and the
+ *                 files of deleted snapshots kept readable for it (holds)
  *
  * Lifetimes: a generation is immutable once built and refcounted. A FUSE
  * request takes a reference for its duration; an open file or directory
@@ -58,7 +60,8 @@ struct view_node {
 	struct view_attr a;
 	char *name; /* owned; "" for the root */
 	enum view_kind kind;
-	unsigned top : 1; /* a synthetic listing that changes (root, snapshots/, ...) */
+	unsigned top : 1;     /* a synthetic listing that changes (root, snapshots/, ...) */
+	unsigned subroot : 1; /* a snapshot's or restore point's directory */
 	union {
 		struct {
 			struct view_node **kids; /* owned array, sorted by (doff, name) */
@@ -126,6 +129,49 @@ struct view_handle {
 	struct view_handle *prev, *next; /* protected by view->hlock */
 };
 
+/* The kernel's lookup counts of file inodes, and holds (view_inodes.c). */
+struct view_inodes {
+	pthread_mutex_t lock; /* protects everything below */
+	struct view_ient **b; /* hash buckets, nb a power of two */
+	size_t nb, n;
+	size_t nholds, nfds; /* holds, and those kept as an fd */
+	char *hold_dir;	     /* NULL: holds are fds only */
+};
+
+/* Warms the files below a snapshot directory being listed (view_prefetch.c). */
+#define VIEW_PREFETCH_THREADS 4
+#define VIEW_PREFETCH_JOBS 4
+struct view_pf_job;
+struct view_prefetch {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct view_pf_job *jobs[VIEW_PREFETCH_JOBS];	/* protected by lock, oldest first */
+	struct view_pf_job *pushes[VIEW_PREFETCH_JOBS]; /* protected by lock, oldest first */
+	size_t njobs, npushes;				/* protected by lock */
+	int stopping;					/* protected by lock */
+	int inited, stopped;
+	pthread_t threads[VIEW_PREFETCH_THREADS];
+	int nthreads;
+	struct view_inodes *inodes;
+	struct fuse_session *se;
+	int64_t max_size;
+};
+
+/* fds of big files being streamed (view_ops.c) */
+#define VIEW_STREAMS 16
+struct view_stream {
+	uint64_t ino;
+	uint64_t used; /* tick of the last use */
+	int fd;	       /* -1: free */
+	int refs;      /* reads using it now */
+	int stale;     /* close when refs drops to 0 */
+};
+struct view_streams {
+	pthread_mutex_t lock; /* protects everything below */
+	struct view_stream e[VIEW_STREAMS];
+	uint64_t tick;
+};
+
 struct view {
 	pthread_mutex_t lock;	    /* protects gen (the pointer swap only) */
 	struct view_gen *gen;	    /* protected by lock; replaced under build_lock */
@@ -144,10 +190,15 @@ struct view {
 	char stop_name[96];    /* written before stop_armed is set, then read-only */
 	atomic_int loop_done;
 	int debug;
+	atomic_int no_open;	     /* the kernel offered to skip open/release */
 	atomic_int no_opendir;	     /* the kernel offered to skip opendir/releasedir */
 	pthread_mutex_t hlock;	     /* protects handles */
 	struct view_handle *handles; /* open ones: freed by view_stop() if the
 				      * kernel can no longer release them */
+	struct view_inodes inodes;
+	struct view_prefetch prefetch;
+	struct view_streams streams;
+	int push_max; /* files up to this size are pushed into the page cache */
 };
 
 /* view_tree.c */
@@ -189,6 +240,52 @@ void view_gen_diff(const struct view_gen *old, const struct view_gen *nw,
 extern const struct fuse_lowlevel_ops view_ops;
 /* Frees the handles the kernel never released (the loop has ended). */
 void view_handles_release(struct view *v);
+/* An fd on ino for a read of a stream; give it back with view_stream_put. */
+int view_stream_get(struct view *v, uint64_t ino, int *slot);
+void view_stream_put(struct view *v, int fd, int slot);
+/* Closes the idle stream fds; the busy ones close when their read ends. */
+void view_streams_drop(struct view *v);
+
+/* view_inodes.c */
+/* hold_dir: where holds are linked (made, and emptied of a dead daemon's
+ * leftovers); NULL keeps holds as fds. */
+void view_inodes_init(struct view_inodes *t, const char *hold_dir);
+/* Unlinks every hold and frees the table (the kernel holds nothing now). */
+void view_inodes_release(struct view_inodes *t);
+/* Removes a dead daemon's leftover holds from hold_dir. */
+void view_inodes_clear_holds(const char *hold_dir);
+/* The kernel got delta (> 0) more entries of n, or (< 0) fewer than
+ * counted (a reply that failed). Directories and links are not counted. */
+void view_inodes_looked_up(struct view_inodes *t, const struct view_node *n, int64_t delta);
+/* The kernel forgot nlookup lookups of ino; at zero its hold goes. */
+void view_inodes_forget(struct view_inodes *t, uint64_t ino, uint64_t nlookup);
+/* 1 the first time it is asked for an inode the kernel holds (and which
+ * is not held): the caller pushes its content. 0 otherwise. */
+int view_inodes_push_once(struct view_inodes *t, uint64_t ino);
+/* Holds every file of old that nw drops while the kernel holds it; their
+ * underlying files must still exist. Returns how many, their inode numbers
+ * in *held (malloc'ed, the caller frees). */
+size_t view_inodes_retire(struct view_inodes *t, const struct view_gen *old,
+			  const struct view_gen *nw, uint64_t **held);
+/* A held inode: with st, fills it and returns 0; without, returns an fd
+ * open on it (the caller closes). -ENOENT if ino is not held. */
+int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st);
+/* True if the kernel holds ino with its content pushed. */
+int view_inodes_given(struct view_inodes *t, uint64_t ino);
+/* How many holds there are now. */
+size_t view_inodes_held(struct view_inodes *t);
+
+/* view_prefetch.c */
+/* Starts the threads (none if max_size <= 0); se receives the pushes. */
+void view_prefetch_init(struct view_prefetch *p, struct view_inodes *inodes,
+			struct fuse_session *se, int64_t max_size);
+/* Queues the files up to max_size below d (a directory of g) for warming. */
+void view_prefetch_subtree(struct view_prefetch *p, struct view_gen *g, const struct view_node *d);
+/* Queues the files up to max_size in d for pushing into the page cache. */
+void view_prefetch_push(struct view_prefetch *p, struct view_gen *g, const struct view_node *d);
+/* Ends the threads and drops what is queued; again is a no-op. Before the
+ * session goes: the threads push into it. */
+void view_prefetch_stop(struct view_prefetch *p);
 
 /* view_mount.c */
 void view_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

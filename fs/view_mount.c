@@ -282,6 +282,38 @@ static void inval_entry(void *arg, uint64_t parent, const char *name)
 	fuse_lowlevel_notify_inval_entry(v->se, parent, name, strlen(name));
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Tells the kernel the held files below d (of the old generation, not in
+ * nw) are deleted: nlink 0, so each is evicted, and forgotten, once no one
+ * has it open. One name per inode is enough; done[i] marks those told. */
+static void tell_deleted(struct view *v, const struct view_gen *nw, const struct view_node *d,
+			 const uint64_t *held, size_t nheld, char *done)
+{
+	if (view_gen_find(nw, d->ino) == d)
+		return; /* shared with the new generation: nothing retired below */
+	for (size_t i = 0; i < d->dir.nkids; i++) {
+		const struct view_node *n = d->dir.kids[i];
+		const uint64_t *k;
+
+		if (n->kind == VIEW_DIR) {
+			tell_deleted(v, nw, n, held, nheld, done);
+			continue;
+		}
+		k = bsearch(&n->ino, held, nheld, sizeof(*held), u64_cmp);
+		if (!k || done[k - held])
+			continue;
+		if (fuse_lowlevel_notify_delete(v->se, d->ino, n->ino, n->name, strlen(n->name)) ==
+		    0)
+			done[k - held] = 1;
+	}
+}
+
 static void inval_inode(void *arg, uint64_t ino, int data)
 {
 	struct view *v = arg;
@@ -294,7 +326,11 @@ static void inval_inode(void *arg, uint64_t ino, int data)
 static void view_free(struct view *v)
 {
 	view_handles_release(v);
+	view_prefetch_stop(&v->prefetch);
+	view_streams_drop(v);
+	pthread_mutex_destroy(&v->streams.lock);
 	view_gen_put(v->gen);
+	view_inodes_release(&v->inodes);
 	pthread_mutex_destroy(&v->hlock);
 	pthread_mutex_destroy(&v->lock);
 	pthread_mutex_destroy(&v->build_lock);
@@ -345,6 +381,11 @@ int view_start(struct view **out, const struct view_opts *o, view_list_fn list, 
 	v->debug = o->debug;
 	v->b.uid = getuid();
 	v->b.gid = getgid();
+	view_inodes_init(&v->inodes, o->hold_dir);
+	pthread_mutex_init(&v->streams.lock, NULL);
+	for (int i = 0; i < VIEW_STREAMS; i++)
+		v->streams.e[i].fd = -1;
+	v->push_max = o->push_max;
 
 	rc = list(arg, &c);
 	if (rc < 0) {
@@ -362,6 +403,7 @@ int view_start(struct view **out, const struct view_opts *o, view_list_fn list, 
 			     o->mountpoint);
 		goto fail;
 	}
+	view_prefetch_init(&v->prefetch, &v->inodes, v->se, o->push_max);
 	if (fuse_session_mount(v->se, v->mnt) != 0) {
 		rc = err_set(e, -EIO, "mount point '%s': cannot mount (is /dev/fuse there?)",
 			     o->mountpoint);
@@ -384,6 +426,7 @@ int view_start(struct view **out, const struct view_opts *o, view_list_fn list, 
 	*out = v;
 	return 0;
 fail:
+	view_prefetch_stop(&v->prefetch);
 	if (v->se) {
 		if (v->mounted)
 			fuse_session_unmount(v->se);
@@ -398,6 +441,8 @@ void view_changed(struct view *v)
 	struct view_catalog c = {0};
 	struct view_gen *g, *old;
 	struct view_inval iv = {inval_entry, inval_inode, v};
+	uint64_t *held = NULL;
+	size_t nheld;
 	int rc;
 
 	if (!v)
@@ -415,11 +460,24 @@ void view_changed(struct view *v)
 	}
 	view_catalog_release(&c);
 
+	/* before the swap, while the files of a snapshot being deleted are
+	 * still there: hold those the kernel has (view_inodes.c) */
+	nheld = view_inodes_retire(&v->inodes, v->gen, g, &held);
+
 	pthread_mutex_lock(&v->lock);
 	old = v->gen;
 	v->gen = g;
 	pthread_mutex_unlock(&v->lock);
 
+	if (nheld) {
+		char *done = xcalloc(nheld, 1);
+
+		qsort(held, nheld, sizeof(*held), u64_cmp);
+		tell_deleted(v, g, old->root, held, nheld, done);
+		free(done);
+	}
+	free(held);
+	view_streams_drop(v); /* none may keep a deleted file's space */
 	view_gen_diff(old, g, &iv);
 	view_gen_put(old);
 out:
@@ -506,6 +564,7 @@ void view_stop(struct view *v)
 			}
 		}
 	}
+	view_prefetch_stop(&v->prefetch); /* its threads push into the session */
 	if (v->mounted)
 		fuse_session_unmount(v->se);
 	fuse_session_destroy(v->se);

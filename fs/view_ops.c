@@ -3,13 +3,29 @@
  *
  * Every request takes a reference on the current generation (view_current)
  * and answers from memory: lookups, attributes and listings never touch
- * the disk. Only open() does, to open the underlying file O_RDONLY; that
- * fd lives in the handle until release, so a file whose snapshot goes away
- * (and whose underlying links are unlinked) still reads to its end, and the
- * view holds one fd per open file, never one per file it shows.
+ * the disk. Only reads do.
  *
- * A file handle keeps a reference on the generation it was opened in:
- * getattr on an open file whose snapshot went away still answers.
+ * Files are not opened: open() answers ENOSYS once, to a kernel that
+ * offers FUSE_CAP_NO_OPEN_SUPPORT, and the kernel then opens and releases
+ * files by itself, keeping their page cache (a tree of many small files is
+ * read with no round trip per open and release). Each read opens the
+ * underlying file by path, checks it is the inode that was listed, reads
+ * and closes it; big reads (the kernel's readahead of a file streamed)
+ * share one of VIEW_STREAMS cached fds per file, so the underlying
+ * readahead sees one sequential reader. The view never holds an fd per
+ * file it shows, nor per file open. A file whose snapshot is deleted while
+ * the kernel holds it (open, or looked up) is read through its hold
+ * (view_inodes.c), so it reads to its end. Without that capability,
+ * open() keeps the underlying fd in a handle until release, with a
+ * reference on the generation.
+ *
+ * Small files (up to push_max bytes) are pushed into the kernel's page
+ * cache when a listing of their directory ends (the readdirplus at its
+ * end: by then the kernel has made their inodes), by the prefetch threads
+ * (view_prefetch.c), which also warm a whole snapshot's small files when
+ * its directory is listed: a backup tool reading them costs no round trip
+ * per file, and waits on no disk in turn. Each inode is pushed once per
+ * life of its kernel inode (view_inodes.c).
  *
  * Directories have no handle when the kernel can skip opendir/releasedir
  * (FUSE_CAP_NO_OPENDIR_SUPPORT): opendir answers ENOSYS once, the kernel
@@ -48,6 +64,10 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+
+/* A read this big comes from the kernel's readahead of a file being
+ * streamed (see view_read). */
+#define VIEW_STREAM_MIN (256 * 1024)
 
 static struct view *view_of(fuse_req_t req)
 {
@@ -125,6 +145,10 @@ static void view_init(void *userdata, struct fuse_conn_info *conn)
 
 	/* No round trip per opendir/releasedir: readdir needs no handle. The
 	 * kernel only learns it from opendir's ENOSYS; want is for show. */
+	if (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+		atomic_store(&v->no_open, 1);
+	}
 	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
 		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
 		atomic_store(&v->no_opendir, 1);
@@ -171,13 +195,15 @@ static void view_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	n = view_dir_lookup(p, name);
 	if (n) {
 		fill_entry(g, n, &e);
+		view_inodes_looked_up(&view_of(req)->inodes, n, 1);
 	} else {
 		/* a negative entry, cached; view_changed() drops it if the
 		 * name appears */
 		memset(&e, 0, sizeof(e));
 		e.entry_timeout = VIEW_TIMEOUT;
 	}
-	fuse_reply_entry(req, &e);
+	if (fuse_reply_entry(req, &e) != 0 && n)
+		view_inodes_looked_up(&view_of(req)->inodes, n, -1);
 out:
 	view_gen_put(g);
 }
@@ -196,13 +222,17 @@ static void view_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 
 		n = view_gen_resolve(h->gen, h->node);
 		err = n->ino == ino ? 0 : ENOENT;
-	}
-	if (err) {
-		fuse_reply_err(req, err);
-	} else {
+		if (!err)
+			view_node_stat(n, &st);
+	} else if (err == ENOENT && view_inodes_open_held(&view_of(req)->inodes, ino, &st) == 0) {
+		err = 0; /* a file of a deleted snapshot the kernel still holds */
+	} else if (!err) {
 		view_node_stat(n, &st);
-		fuse_reply_attr(req, &st, VIEW_TIMEOUT);
 	}
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_attr(req, &st, VIEW_TIMEOUT);
 	view_gen_put(g);
 }
 
@@ -255,6 +285,12 @@ static void view_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		err = EROFS;
+	if (!err && atomic_load(&view_of(req)->no_open)) {
+		/* success to a kernel that offered it: it opens and releases
+		 * files itself from now on, keeping their cache */
+		err = ENOSYS;
+		goto fail;
+	}
 	if (!err)
 		err = find_node(g, ino, &n);
 	if (!err && n->kind != VIEW_FILE)
@@ -291,10 +327,139 @@ static void reply_read(fuse_req_t req, int fd, size_t size, off_t off)
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
+/* An fd on the file ino, for one read: the current generation's file, or
+ * its hold if its snapshot is gone. A negative errno if neither. */
+static int open_for_read(struct view *v, fuse_ino_t ino)
+{
+	uint64_t serial = 0;
+	int fd = -ENOENT;
+
+	/* a second try if a swap came between: the path read from the
+	 * generation before may be one a deletion just removed */
+	for (int tries = 0; fd == -ENOENT && tries < 2; tries++) {
+		struct view_gen *g = view_current(v);
+		const struct view_node *n = view_gen_find(g, ino);
+
+		if (tries == 0 || g->serial != serial) {
+			serial = g->serial;
+			if (n && n->kind == VIEW_FILE)
+				fd = open_underlying(view_gen_resolve(g, n));
+			else if (n)
+				fd = n->kind == VIEW_DIR ? -EISDIR : -EINVAL;
+		}
+		view_gen_put(g);
+	}
+	if (fd == -ENOENT) {
+		/* gone since: deleted while the kernel held it, or just now */
+		fd = view_inodes_open_held(&v->inodes, ino, NULL);
+		if (fd == -ENOENT)
+			fd = -ESTALE;
+	}
+	return fd;
+}
+
+/* Streams: a few fds kept open across the reads of big files, so the
+ * underlying file's readahead sees one sequential reader (an fd per read
+ * would start it afresh each MiB). At most VIEW_STREAMS fds; the least
+ * recently used idle one makes room; view_streams_drop() closes them all
+ * when the snapshot set changes, so none keeps a deleted file's space. */
+int view_stream_get(struct view *v, uint64_t ino, int *slot)
+{
+	struct view_streams *c = &v->streams;
+	int fd, k = -1;
+
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < VIEW_STREAMS; i++)
+		if (c->e[i].fd >= 0 && c->e[i].ino == ino && !c->e[i].stale) {
+			c->e[i].refs++;
+			c->e[i].used = ++c->tick;
+			*slot = i;
+			fd = c->e[i].fd;
+			pthread_mutex_unlock(&c->lock);
+			return fd;
+		}
+	pthread_mutex_unlock(&c->lock);
+	fd = open_for_read(v, ino);
+	*slot = -1;
+	if (fd < 0)
+		return fd;
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < VIEW_STREAMS; i++)
+		if (c->e[i].refs == 0 &&
+		    (k < 0 || c->e[i].fd < 0 || (c->e[k].fd >= 0 && c->e[i].used < c->e[k].used)))
+			k = i;
+	if (k >= 0) {
+		if (c->e[k].fd >= 0)
+			close(c->e[k].fd);
+		c->e[k] = (struct view_stream){.ino = ino, .fd = fd, .refs = 1, .used = ++c->tick};
+		*slot = k;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return fd;
+}
+
+void view_stream_put(struct view *v, int fd, int slot)
+{
+	struct view_streams *c = &v->streams;
+
+	if (slot < 0) {
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (--c->e[slot].refs == 0 && c->e[slot].stale) {
+		close(c->e[slot].fd);
+		c->e[slot] = (struct view_stream){.fd = -1};
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void view_streams_drop(struct view *v)
+{
+	struct view_streams *c = &v->streams;
+
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < VIEW_STREAMS; i++) {
+		if (c->e[i].fd < 0)
+			continue;
+		if (c->e[i].refs > 0) {
+			c->e[i].stale = 1; /* its reader closes it */
+		} else {
+			close(c->e[i].fd);
+			c->e[i] = (struct view_stream){.fd = -1};
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void view_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
-	reply_read(req, handle_of(fi)->fd, size, off);
+	struct view *v = view_of(req);
+	int fd, slot;
+
+	if (handle_of(fi)) {
+		reply_read(req, handle_of(fi)->fd, size, off);
+		return;
+	}
+	if (size >= VIEW_STREAM_MIN) {
+		/* a stream: one fd for all its reads (view_stream_get) */
+		fd = view_stream_get(v, ino, &slot);
+		if (fd < 0) {
+			fuse_reply_err(req, -fd);
+			return;
+		}
+		reply_read(req, fd, size, off);
+		view_stream_put(v, fd, slot);
+		return;
+	}
+	fd = open_for_read(v, ino);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	reply_read(req, fd, size, off);
+	close(fd);
 }
 
 static void view_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -375,13 +540,14 @@ static size_t add_dirent(fuse_req_t req, const struct view_gen *g, char *buf, si
 /* Fills buf with d's entries from offset off on: "." at 0, ".." at 1, the
  * children in doff order after. Entries sharing a doff (a hash collision)
  * go in one reply, never split, unless they alone overflow it. Returns the
- * bytes used. */
+ * bytes used; *first and *nkids say which children are in them. */
 static size_t fill_dir(fuse_req_t req, const struct view_gen *g, const struct view_node *d,
-		       char *buf, size_t size, off_t off, int plus)
+		       char *buf, size_t size, off_t off, int plus, size_t *first, size_t *nkids)
 {
-	size_t used = 0, run = 0, len;
+	size_t used = 0, run = 0, len, i, i_run = 0;
 	uint64_t pos = off > 0 ? (uint64_t)off : 0;
 
+	*first = *nkids = 0;
 	for (; pos < VIEW_DOFF_MIN - 1; pos++) {
 		len = add_dirent(req, g, buf + used, size - used, pos == 0 ? "." : "..", NULL,
 				 pos == 0 ? d->ino : d->dir.parent, (off_t)(pos + 1), plus);
@@ -389,27 +555,38 @@ static size_t fill_dir(fuse_req_t req, const struct view_gen *g, const struct vi
 			return used;
 		used += len;
 	}
-	for (size_t i = view_dir_seek(d, pos); i < d->dir.nkids; i++) {
+	*first = view_dir_seek(d, pos);
+	for (i = *first; i < d->dir.nkids; i++) {
 		const struct view_node *n = d->dir.kids[i];
 
-		if (i == 0 || n->doff != d->dir.kids[i - 1]->doff)
+		if (i == 0 || n->doff != d->dir.kids[i - 1]->doff) {
 			run = used; /* where this doff's entries start */
+			i_run = i;
+		}
 		len = add_dirent(req, g, buf + used, size - used, n->name, n, 0, (off_t)n->doff,
 				 plus);
-		if (len > size - used)
-			return run > 0 ? run : used;
+		if (len > size - used) {
+			if (run > 0) {
+				*nkids = i_run - *first;
+				return run;
+			}
+			break;
+		}
 		used += len;
 	}
+	*nkids = i - *first;
 	return used;
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, int plus)
 {
+	struct view *v = view_of(req);
 	struct view_handle *h = handle_of(fi);
 	const struct view_node *d;
 	struct view_gen *g;
 	char *buf = NULL;
+	size_t used, first, nkids;
 	int err = 0;
 
 	if (h) {
@@ -419,7 +596,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		d = h->node;
 	} else {
 		/* no opendir: the current generation, whichever it is now */
-		g = view_current(view_of(req));
+		g = view_current(v);
 		err = find_dir(g, ino, &d);
 	}
 	if (err) {
@@ -427,7 +604,20 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		goto out;
 	}
 	buf = xmalloc(size);
-	fuse_reply_buf(req, buf, fill_dir(req, g, d, buf, size, off, plus));
+	used = fill_dir(req, g, d, buf, size, off, plus, &first, &nkids);
+	if (plus && off == 0 && d->subroot && v->push_max > 0 && atomic_load(&v->no_open))
+		view_prefetch_subtree(&v->prefetch, g, d); /* a copy of it begins */
+	if (plus) {
+		/* every file entry handed out is a lookup the kernel counts */
+		for (size_t i = first; i < first + nkids; i++)
+			view_inodes_looked_up(&v->inodes, d->dir.kids[i], 1);
+		if (used == 0 && v->push_max > 0 && atomic_load(&v->no_open))
+			/* the listing ends: the kernel has made the inodes */
+			view_prefetch_push(&v->prefetch, g, d);
+	}
+	if (fuse_reply_buf(req, buf, used) != 0 && plus)
+		for (size_t i = first; i < first + nkids; i++)
+			view_inodes_looked_up(&v->inodes, d->dir.kids[i], -1);
 out:
 	free(buf);
 	view_gen_put(g);
@@ -469,12 +659,15 @@ static void view_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void view_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	/* nothing is kept per lookup: nodes live in generations */
+	/* nodes live in generations; only file lookups are counted */
+	view_inodes_forget(&view_of(req)->inodes, ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void view_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+	for (size_t i = 0; i < count; i++)
+		view_inodes_forget(&view_of(req)->inodes, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 

@@ -599,6 +599,7 @@ static struct view_subtree *snaptree_build(struct view_builder *b, const struct 
 		view_log("snapshot '%s': %s; its directory answers EIO", s->id, why);
 		subtree_break(b, t, when);
 	}
+	t->root->subroot = 1;
 	return t;
 }
 
@@ -635,6 +636,7 @@ static struct view_subtree *rptree_build(struct view_subtree *src, const char *p
 	atomic_fetch_add(&src->ref, 1);
 	t->src = src;
 	t->root = clone_dir(&t->pool, src->root, name, prefix, view_path_ino(parent));
+	t->root->subroot = 1;
 	return t;
 }
 

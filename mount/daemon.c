@@ -514,6 +514,7 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 	rc = listen_socket(data, &lfd, &e);
 	if (rc)
 		goto out;
+	daemon_view_clear_holds(&d);
 	if (d.mountpoint) {
 		rc = daemon_view_start(&d, &e);
 		if (rc)

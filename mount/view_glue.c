@@ -81,15 +81,37 @@ static void changed(void *arg)
 		view_changed(d->view);
 }
 
+/* Files of deleted snapshots that the kernel still has open stay linked
+ * here until it lets them go (fs/view_inodes.c): in DATA, so on the
+ * snapshots' filesystem. */
+static char *hold_dir(const struct daemon *d)
+{
+	return fs_path("%s/%s", d->data, VIEW_HOLD_DIR);
+}
+
+void daemon_view_clear_holds(struct daemon *d)
+{
+	char *dir = hold_dir(d);
+
+	/* a daemon killed while a reader had such a file open; nothing can
+	 * read them now that it is gone */
+	fs_remove_tree(dir);
+	free(dir);
+}
+
 int daemon_view_start(struct daemon *d, struct errbuf *e)
 {
+	char *holds = hold_dir(d);
 	struct view_opts o = {
 	    .mountpoint = d->mountpoint,
 	    .allow_other = d->allow_other,
 	    .debug = getenv("SNAPFS_FUSE_DEBUG") != NULL,
+	    .hold_dir = holds,
+	    .push_max = VIEW_PUSH_MAX,
 	};
 	int rc = view_start(&d->view, &o, list_cb, d, e);
 
+	free(holds);
 	if (!rc)
 		snapshots_set_listener(d->snaps, changed, d);
 	return rc;

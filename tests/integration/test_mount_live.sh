@@ -5,7 +5,9 @@
 # disappears; readers listing snapshots/ while snapshots are made never
 # see one half made; a file opened before its snapshot is deleted (its
 # table dropped too, so its last link goes) reads to the end with the right
-# bytes, even with the page cache dropped, while new opens fail.
+# bytes, even with the page cache dropped, while new opens fail; it is
+# kept as a hold in DATA/view-holds that goes when the reader closes, and
+# a daemon killed with a hold open leaves nothing behind at its next start.
 . "$(dirname "$0")/lib.sh"
 TEST_TIMEOUT=${TEST_TIMEOUT:-120}
 snapfs_setup
@@ -128,6 +130,10 @@ expect_ok sf snapshot delete "$A"
 [[ ! -e $big ]] || fail "$big still resolves after its snapshot was deleted"
 if cat "$big" >/dev/null 2>&1; then fail "a new open of a deleted snapshot's file succeeded"; fi
 expect_eq "$(listing)" "" "snapshots/ after deleting the last one"
+holds() { find "$DATA/view-holds" -type f 2>/dev/null | wc -l; }
+# the two open files are held; A's other files, looked up but not open,
+# are forgotten by the kernel at once (told they are deleted)
+wait_until 10 eval '[[ $(holds) == 2 ]]' || fail "$(holds) holds after deleting A, expected 2 (the open files)"
 [[ ! -e $MNT/snapshots/latest ]] || fail "latest still there without a snapshot"
 [[ ! -e $MNT/tables/live ]] || fail "tables/live still there without a snapshot"
 # the page cache must not be what answers: drop it when we may
@@ -139,6 +145,22 @@ expect_eq "$(stat -c %s "$T/big.part")" "$size" "bytes read from the deleted sna
 expect_eq "$(sha256sum <"$T/big.part" | cut -c1-64)" "$want" "checksum of the SST read across the deletion"
 expect_eq "$(sha256sum <"$T/manifest.copy" | cut -c1-64)" "$mwant" "checksum of the MANIFEST read across the deletion"
 exec 7<&- 9<&-
+wait_until 10 eval '[[ $(holds) == 0 ]]' || fail "$(holds) holds left after the readers closed"
+
+# ---- a daemon killed while a deleted snapshot's file is open ----
+expect_ok sf snapshot create live items
+D=$LAST_OUT
+f=$(ls "$MNT/snapshots/$D"/live/items/tablet-*/MANIFEST-* | head -1)
+exec 8<"$f"
+expect_ok sf snapshot delete "$D"
+wait_until 10 eval '[[ $(holds) == 1 ]]' || fail "$(holds) holds with one file of a deleted snapshot open, expected 1"
+kill -KILL "$SNAPFS_PID"
+wait "$SNAPFS_PID" 2>/dev/null || true
+_snapfs_forget_daemon
+exec 8<&-
+snapfs_serve --mount "$MNT"
+expect_eq "$(holds)" 0 "holds after a restart (the killed daemon's are gone)"
 
 snapfs_stop
+[[ ! -e $DATA/view-holds ]] || fail "DATA/view-holds left after a clean stop"
 pass

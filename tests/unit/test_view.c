@@ -62,6 +62,7 @@ struct fx {
 	struct tsnap snaps[4]; /* S1..S4 */
 	int rp_present;
 	int list_fail;
+	int fd_holds; /* start without a hold directory: holds are fds */
 	struct view *v;
 	struct errbuf e;
 };
@@ -355,11 +356,44 @@ static void free_fixture(struct fx *f)
 	free(f);
 }
 
+/* What the daemon gives: holds in a directory beside DATA's, pushes of
+ * files up to 64 KiB. */
 static int start(struct fx *f)
 {
-	struct view_opts o = {.mountpoint = f->mnt, .debug = getenv("SNAPFS_VIEW_DEBUG") != NULL};
+	char *holds = fs_path("%s/holds", f->root);
+	struct view_opts o = {.mountpoint = f->mnt,
+			      .debug = getenv("SNAPFS_VIEW_DEBUG") != NULL,
+			      .hold_dir = f->fd_holds ? NULL : holds,
+			      .push_max = 64 * 1024};
+	int rc = view_start(&f->v, &o, list_cb, f, &f->e);
 
-	return view_start(&f->v, &o, list_cb, f, &f->e);
+	free(holds);
+	return rc;
+}
+
+/* Files in the hold directory now (-1 if it does not exist). */
+static int holds(struct fx *f)
+{
+	char *dir = fs_path("%s/holds", f->root);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	free(dir);
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Waits up to 10 s for holds(f) == want (the kernel forgets in its time). */
+static void wait_holds(struct fx *f, int want)
+{
+	for (int i = 0; i < 100 && holds(f) != want; i++)
+		usleep(100 * 1000);
+	assert_int_equal(holds(f), want);
 }
 
 static int setup_mounted(void **state)
@@ -824,9 +858,8 @@ static void test_live(void **state)
 	free(q);
 }
 
-static void test_open_survives_removal(void **state)
+static void open_survives_removal(struct fx *f)
 {
-	struct fx *f = *state;
 	unsigned char *want = xmalloc(300000), *got = xmalloc(300000 + 1);
 	char *p, *meta;
 	size_t have = 0;
@@ -848,6 +881,8 @@ static void test_open_survives_removal(void **state)
 	/* the snapshot goes: out of the catalog, its files unlinked */
 	f->snaps[2].present = 0;
 	view_changed(f->v);
+	/* the open file is held (linked aside, or an fd), nothing else */
+	wait_holds(f, f->fd_holds ? -1 : 1); /* -1: no hold directory */
 	assert_int_equal(fs_remove_tree(f->snaps[2].src[0]), 0);
 	meta = fs_path("%s/snapshots/%s", f->data, S3);
 	assert_int_equal(fs_remove_tree(meta), 0);
@@ -866,9 +901,75 @@ static void test_open_survives_removal(void **state)
 	assert_int_equal(st.st_size, 300000);
 	assert_int_equal(pread(fd, got, 100, 1000), 100);
 	assert_memory_equal(got, want + 1000, 100);
+	/* a new open of it fails */
+	p = mpath(f, "snapshots/" S3 "/ks1/t1/tablet-" TA "/000014.sst");
+	assert_true(open(p, O_RDONLY) < 0 && errno == ENOENT);
+	free(p);
 	close(fd);
+	/* closed: the kernel forgets the inode, the hold goes */
+	if (!f->fd_holds)
+		wait_holds(f, 0);
 	free(want);
 	free(got);
+}
+
+static void test_open_survives_removal(void **state)
+{
+	open_survives_removal(*state);
+}
+
+/* The same where holds cannot be links: they are fds. */
+static void test_open_survives_removal_fd(void **state)
+{
+	struct fx *f = *state;
+
+	view_stop(f->v);
+	f->fd_holds = 1;
+	assert_int_equal(start(f), 0);
+	open_survives_removal(f);
+}
+
+/* A tree of small files read once through the mount: the pushes and the
+ * reads give the same bytes as the files (and listing again pushes
+ * nothing twice: the content stays right). */
+static void test_small_files_pushed(void **state)
+{
+	struct fx *f = *state;
+	char *dir = mpath(f, "snapshots/" S1 "/ks1/t1/tablet-" TA), *p;
+	DIR *d;
+	struct dirent *de;
+	int nfiles = 0;
+
+	for (int round = 0; round < 2; round++) {
+		d = opendir(dir);
+		assert_non_null(d);
+		while ((de = readdir(d))) {
+			char *native;
+			unsigned char a[70000], b[70000];
+			ssize_t na, nb;
+			int fa, fb;
+
+			if (de->d_name[0] == '.')
+				continue;
+			p = fs_path("%s/%s", dir, de->d_name);
+			native = fs_path("%s/%s", f->snaps[0].src[0], de->d_name);
+			fa = open(p, O_RDONLY);
+			fb = open(native, O_RDONLY);
+			assert_true(fa >= 0 && fb >= 0);
+			na = read(fa, a, sizeof(a));
+			nb = read(fb, b, sizeof(b));
+			assert_int_equal(na, nb);
+			assert_memory_equal(a, b, (size_t)na);
+			close(fa);
+			close(fb);
+			free(p);
+			free(native);
+			nfiles += round == 0;
+		}
+		closedir(d);
+	}
+	assert_true(nfiles >= 2);
+	free(dir);
 }
 
 /* One getdents64 with room for one or two entries: the kernel asks the
@@ -1351,6 +1452,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_erofs, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_live, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_survives_removal, setup_mounted, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_survives_removal_fd, setup_mounted, teardown),
+	    cmocka_unit_test_setup_teardown(test_small_files_pushed, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_listing_across_swap, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_remount_same_inodes, setup_mounted, teardown),
 	    cmocka_unit_test_setup_teardown(test_data, setup_mounted, teardown),
