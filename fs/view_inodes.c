@@ -244,6 +244,17 @@ int view_inodes_push_once(struct view_inodes *t, uint64_t ino)
 	return first;
 }
 
+void view_inodes_push_failed(struct view_inodes *t, uint64_t ino)
+{
+	struct view_ient *e;
+
+	pthread_mutex_lock(&t->lock);
+	e = *slot_of(t, ino);
+	if (e)
+		e->pushed = 0;
+	pthread_mutex_unlock(&t->lock);
+}
+
 int view_inodes_given(struct view_inodes *t, uint64_t ino)
 {
 	struct view_ient *e;
@@ -256,43 +267,53 @@ int view_inodes_given(struct view_inodes *t, uint64_t ino)
 	return given;
 }
 
-/* Makes a hold for n, whose underlying file still exists. */
-static struct view_hold *hold_make(struct view_inodes *t, const struct view_node *n)
+/* A hold for n as a link in the hold directory, or NULL. Touches nothing
+ * of t but hold_dir (set once): called without the lock. */
+static struct view_hold *hold_link(const struct view_inodes *t, const struct view_node *n)
 {
-	struct view_hold *h = xcalloc(1, sizeof(*h));
-	char *src = fs_path("%s/%s", n->file.srcdir, n->name);
+	struct view_hold *h;
+	char *src, *dst;
 	struct stat st;
-	int err = 0;
 
+	if (!t->hold_dir)
+		return NULL;
+	src = fs_path("%s/%s", n->file.srcdir, n->name);
+	dst = fs_path("%s/%016" PRIx64, t->hold_dir, n->ino);
+	if (link(src, dst) != 0 && errno == EEXIST)
+		/* left by an earlier hold of a reused number */
+		(void)!(unlink(dst) == 0 && link(src, dst) == 0);
+	free(src);
+	if (lstat(dst, &st) != 0 || st.st_ino != n->file.real_ino || st.st_dev != n->file.dev) {
+		if (unlink(dst) != 0 && errno != ENOENT)
+			view_log("cannot remove '%s': %s", dst, strerror(errno));
+		free(dst);
+		return NULL;
+	}
+	h = xcalloc(1, sizeof(*h));
+	h->path = dst;
 	h->fd = -1;
-	h->fgen = n->fgen;
-	h->a = n->a;
-	h->a.nlink = 0;
-	if (t->hold_dir) {
-		h->path = fs_path("%s/%016" PRIx64, t->hold_dir, n->ino);
-		if (link(src, h->path) != 0 && errno == EEXIST)
-			/* left by an earlier hold of a reused number */
-			(void)!(unlink(h->path) == 0 && link(src, h->path) == 0);
-		if (lstat(h->path, &st) == 0 && st.st_ino == n->file.real_ino &&
-		    st.st_dev == n->file.dev)
-			goto out;
-		err = errno;
-		free(h->path);
-		h->path = NULL;
-	}
+	return h;
+}
+
+/* A hold for n as an open fd, or NULL (logged). Called with the lock. */
+static struct view_hold *hold_fd(struct view_inodes *t, const struct view_node *n)
+{
+	char *src = fs_path("%s/%s", n->file.srcdir, n->name);
+	struct view_hold *h = NULL;
+	int fd = -1, err = EMFILE;
+
 	if (t->nfds < VIEW_HOLD_MAX_FDS) {
-		h->fd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-		if (h->fd >= 0) {
-			t->nfds++;
-			goto out;
-		}
+		fd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 		err = errno;
 	}
-	view_log("'%s' cannot be kept readable after its snapshot is deleted: %s", src,
-		 strerror(err ? err : EMFILE));
-	free(h);
-	h = NULL;
-out:
+	if (fd >= 0) {
+		h = xcalloc(1, sizeof(*h));
+		h->fd = fd;
+		t->nfds++;
+	} else {
+		view_log("'%s' cannot be kept readable after its snapshot is deleted: %s", src,
+			 strerror(err));
+	}
 	free(src);
 	return h;
 }
@@ -305,14 +326,21 @@ static int gone_in(const struct view_gen *nw, const struct view_node *n)
 	return !m || m->kind != VIEW_FILE || m->fgen != n->fgen;
 }
 
+struct retiree {
+	const struct view_node *n; /* in old, resolved */
+	struct view_hold *h;
+};
+
 size_t view_inodes_retire(struct view_inodes *t, const struct view_gen *old,
 			  const struct view_gen *nw, uint64_t **held)
 {
-	size_t n = 0, cap = 0;
+	struct retiree *r = NULL;
+	size_t nr = 0, cap = 0, n = 0;
 
 	*held = NULL;
 	if (!old || !nw)
 		return 0;
+	/* which: the files nw drops that the kernel holds */
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i <= old->mask; i++) {
 		const struct view_node *o = old->slots[i];
@@ -323,17 +351,48 @@ size_t view_inodes_retire(struct view_inodes *t, const struct view_gen *old,
 		e = *slot_of(t, o->ino);
 		if (!e || e->nlookup == 0 || e->hold)
 			continue;
-		e->hold = hold_make(t, view_gen_resolve(old, o));
-		if (!e->hold)
-			continue;
-		t->nholds++;
-		if (n == cap) {
+		if (nr == cap) {
 			cap = cap ? 2 * cap : 16;
-			*held = xrealloc(*held, cap * sizeof(**held));
+			r = xrealloc(r, cap * sizeof(*r));
 		}
-		(*held)[n++] = o->ino;
+		r[nr++] = (struct retiree){view_gen_resolve(old, o), NULL};
 	}
 	pthread_mutex_unlock(&t->lock);
+	if (nr == 0)
+		return 0;
+
+	/* the links, a disk write each: without the lock, which every
+	 * lookup and forget takes */
+	for (size_t i = 0; i < nr; i++)
+		r[i].h = hold_link(t, r[i].n);
+
+	*held = xcalloc(nr, sizeof(**held));
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < nr; i++) {
+		struct view_ient *e = *slot_of(t, r[i].n->ino);
+		struct view_hold *h = r[i].h;
+
+		if (!e || e->hold) {
+			/* forgotten meanwhile: no reader */
+			if (h) {
+				t->nholds++;
+				hold_drop(t, h);
+			}
+			continue;
+		}
+		if (!h)
+			h = hold_fd(t, r[i].n); /* another filesystem? */
+		if (!h)
+			continue;
+		h->fgen = r[i].n->fgen;
+		h->a = r[i].n->a;
+		h->a.nlink = 0;
+		e->hold = h;
+		t->nholds++;
+		(*held)[n++] = r[i].n->ino;
+	}
+	pthread_mutex_unlock(&t->lock);
+	free(r);
 	return n;
 }
 

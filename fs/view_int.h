@@ -170,11 +170,14 @@ struct view_streams {
 	pthread_mutex_t lock; /* protects everything below */
 	struct view_stream e[VIEW_STREAMS];
 	uint64_t tick;
+	uint64_t drops; /* view_streams_drop() calls */
 };
 
 struct view {
 	pthread_mutex_t lock;	    /* protects gen (the pointer swap only) */
 	struct view_gen *gen;	    /* protected by lock; replaced under build_lock */
+	struct view_gen *good;	    /* the newest not broken: gen, unless a listing
+				     * failed since; same locks as gen */
 	pthread_mutex_t build_lock; /* serializes view_changed and view_stop */
 	struct view_builder b;	    /* protected by build_lock */
 	view_list_fn list;
@@ -270,6 +273,8 @@ size_t view_inodes_retire(struct view_inodes *t, const struct view_gen *old,
 /* A held inode: with st, fills it and returns 0; without, returns an fd
  * open on it (the caller closes). -ENOENT if ino is not held. */
 int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st);
+/* The push view_inodes_push_once() allowed did not happen. */
+void view_inodes_push_failed(struct view_inodes *t, uint64_t ino);
 /* True if the kernel holds ino with its content pushed. */
 int view_inodes_given(struct view_inodes *t, uint64_t ino);
 /* How many holds there are now. */
@@ -283,14 +288,19 @@ void view_prefetch_init(struct view_prefetch *p, struct view_inodes *inodes,
 void view_prefetch_subtree(struct view_prefetch *p, struct view_gen *g, const struct view_node *d);
 /* Queues the files up to max_size in d for pushing into the page cache. */
 void view_prefetch_push(struct view_prefetch *p, struct view_gen *g, const struct view_node *d);
-/* Ends the threads and drops what is queued; again is a no-op. Before the
- * session goes: the threads push into it. */
+/* Ends the threads and drops what is queued; again is a no-op. While the
+ * FUSE workers still answer: a push may wait on a page a read holds. */
 void view_prefetch_stop(struct view_prefetch *p);
+/* Stops, and frees the lock (view_free). */
+void view_prefetch_release(struct view_prefetch *p);
 
 /* view_mount.c */
 void view_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The current generation with a reference taken; view_gen_put() it. */
 struct view_gen *view_current(struct view *v);
+/* The newest generation that is not broken, with a reference: reads of
+ * files already open go on while a listing fails. */
+struct view_gen *view_readable(struct view *v);
 /* True (and the session told to exit) if name is view_stop()'s wake-up. */
 int view_stop_lookup(struct view *v, fuse_ino_t parent, const char *name);
 

@@ -76,6 +76,17 @@ struct view_gen *view_current(struct view *v)
 	return g;
 }
 
+struct view_gen *view_readable(struct view *v)
+{
+	struct view_gen *g;
+
+	pthread_mutex_lock(&v->lock);
+	g = v->good;
+	view_gen_get(g);
+	pthread_mutex_unlock(&v->lock);
+	return g;
+}
+
 void view_catalog_release(struct view_catalog *c)
 {
 	if (!c)
@@ -326,9 +337,10 @@ static void inval_inode(void *arg, uint64_t ino, int data)
 static void view_free(struct view *v)
 {
 	view_handles_release(v);
-	view_prefetch_stop(&v->prefetch);
+	view_prefetch_release(&v->prefetch);
 	view_streams_drop(v);
 	pthread_mutex_destroy(&v->streams.lock);
+	view_gen_put(v->good);
 	view_gen_put(v->gen);
 	view_inodes_release(&v->inodes);
 	pthread_mutex_destroy(&v->hlock);
@@ -395,6 +407,8 @@ int view_start(struct view **out, const struct view_opts *o, view_list_fn list, 
 		goto fail;
 	}
 	v->gen = view_gen_build(&v->b, &c, NULL);
+	v->good = v->gen;
+	view_gen_get(v->good);
 	view_catalog_release(&c);
 
 	v->se = new_session(v, o);
@@ -441,8 +455,9 @@ void view_changed(struct view *v)
 	struct view_catalog c = {0};
 	struct view_gen *g, *old;
 	struct view_inval iv = {inval_entry, inval_inode, v};
+	struct view_gen *old_good = NULL;
 	uint64_t *held = NULL;
-	size_t nheld;
+	size_t nheld = 0;
 	int rc;
 
 	if (!v)
@@ -461,22 +476,30 @@ void view_changed(struct view *v)
 	view_catalog_release(&c);
 
 	/* before the swap, while the files of a snapshot being deleted are
-	 * still there: hold those the kernel has (view_inodes.c) */
-	nheld = view_inodes_retire(&v->inodes, v->gen, g, &held);
+	 * still there: hold those the kernel has (view_inodes.c). From the
+	 * last good generation: a broken one deletes nothing. */
+	if (!g->broken)
+		nheld = view_inodes_retire(&v->inodes, v->good, g, &held);
 
 	pthread_mutex_lock(&v->lock);
 	old = v->gen;
 	v->gen = g;
+	if (!g->broken) {
+		old_good = v->good;
+		v->good = g;
+		view_gen_get(g);
+	}
 	pthread_mutex_unlock(&v->lock);
 
 	if (nheld) {
 		char *done = xcalloc(nheld, 1);
 
 		qsort(held, nheld, sizeof(*held), u64_cmp);
-		tell_deleted(v, g, old->root, held, nheld, done);
+		tell_deleted(v, g, old_good->root, held, nheld, done);
 		free(done);
 	}
 	free(held);
+	view_gen_put(old_good);
 	view_streams_drop(v); /* none may keep a deleted file's space */
 	view_gen_diff(old, g, &iv);
 	view_gen_put(old);
@@ -546,6 +569,8 @@ void view_stop(struct view *v)
 		return;
 	pthread_mutex_lock(&v->build_lock);
 	atomic_store(&v->stopping, 1);
+	/* first, while the workers answer the reads a push may wait on */
+	view_prefetch_stop(&v->prefetch);
 	if (v->thread_started) {
 		if (!atomic_load(&v->loop_done))
 			wake_loop(v);
@@ -564,7 +589,6 @@ void view_stop(struct view *v)
 			}
 		}
 	}
-	view_prefetch_stop(&v->prefetch); /* its threads push into the session */
 	if (v->mounted)
 		fuse_session_unmount(v->se);
 	fuse_session_destroy(v->se);

@@ -327,17 +327,20 @@ static void reply_read(fuse_req_t req, int fd, size_t size, off_t off)
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
-/* An fd on the file ino, for one read: the current generation's file, or
- * its hold if its snapshot is gone. A negative errno if neither. */
-static int open_for_read(struct view *v, fuse_ino_t ino)
+/* An fd on the file ino, for one read: the file of the newest generation
+ * that is not broken (a failed listing does not stop reads of files open),
+ * or its hold if its snapshot is gone (*held set). A negative errno if
+ * neither. */
+static int open_for_read(struct view *v, fuse_ino_t ino, int *held)
 {
 	uint64_t serial = 0;
 	int fd = -ENOENT;
 
 	/* a second try if a swap came between: the path read from the
 	 * generation before may be one a deletion just removed */
+	*held = 0;
 	for (int tries = 0; fd == -ENOENT && tries < 2; tries++) {
-		struct view_gen *g = view_current(v);
+		struct view_gen *g = view_readable(v);
 		const struct view_node *n = view_gen_find(g, ino);
 
 		if (tries == 0 || g->serial != serial) {
@@ -352,6 +355,7 @@ static int open_for_read(struct view *v, fuse_ino_t ino)
 	if (fd == -ENOENT) {
 		/* gone since: deleted while the kernel held it, or just now */
 		fd = view_inodes_open_held(&v->inodes, ino, NULL);
+		*held = fd >= 0;
 		if (fd == -ENOENT)
 			fd = -ESTALE;
 	}
@@ -366,9 +370,11 @@ static int open_for_read(struct view *v, fuse_ino_t ino)
 int view_stream_get(struct view *v, uint64_t ino, int *slot)
 {
 	struct view_streams *c = &v->streams;
-	int fd, k = -1;
+	int fd, k = -1, held;
+	uint64_t drops;
 
 	pthread_mutex_lock(&c->lock);
+	drops = c->drops;
 	for (int i = 0; i < VIEW_STREAMS; i++)
 		if (c->e[i].fd >= 0 && c->e[i].ino == ino && !c->e[i].stale) {
 			c->e[i].refs++;
@@ -379,11 +385,16 @@ int view_stream_get(struct view *v, uint64_t ino, int *slot)
 			return fd;
 		}
 	pthread_mutex_unlock(&c->lock);
-	fd = open_for_read(v, ino);
+	fd = open_for_read(v, ino, &held);
 	*slot = -1;
-	if (fd < 0)
-		return fd;
+	if (fd < 0 || held)
+		return fd; /* a hold's fd is not kept: it would outlive the hold */
 	pthread_mutex_lock(&c->lock);
+	if (c->drops != drops) {
+		/* the snapshot set changed since: fd may be of one that went */
+		pthread_mutex_unlock(&c->lock);
+		return fd;
+	}
 	for (int i = 0; i < VIEW_STREAMS; i++)
 		if (c->e[i].refs == 0 &&
 		    (k < 0 || c->e[i].fd < 0 || (c->e[k].fd >= 0 && c->e[i].used < c->e[k].used)))
@@ -419,6 +430,7 @@ void view_streams_drop(struct view *v)
 	struct view_streams *c = &v->streams;
 
 	pthread_mutex_lock(&c->lock);
+	c->drops++;
 	for (int i = 0; i < VIEW_STREAMS; i++) {
 		if (c->e[i].fd < 0)
 			continue;
@@ -436,7 +448,7 @@ static void view_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
 	struct view *v = view_of(req);
-	int fd, slot;
+	int fd, slot, held;
 
 	if (handle_of(fi)) {
 		reply_read(req, handle_of(fi)->fd, size, off);
@@ -453,7 +465,7 @@ static void view_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		view_stream_put(v, fd, slot);
 		return;
 	}
-	fd = open_for_read(v, ino);
+	fd = open_for_read(v, ino, &held);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;

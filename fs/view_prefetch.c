@@ -27,8 +27,9 @@
  * holds a reference on its generation, so its nodes stay valid; it never
  * holds an fd beyond one open/close.
  *
- * Called from FUSE workers (view_prefetch_subtree) and by view_free
- * (view_prefetch_stop, after the loop has ended).
+ * Called from FUSE workers (view_prefetch_subtree, view_prefetch_push);
+ * view_stop() stops the threads while the workers still answer: a push
+ * may wait on a page locked by a read only a worker can answer.
  */
 #include "view_int.h"
 
@@ -111,24 +112,26 @@ static void push(struct view_prefetch *p, const struct view_node *n)
 	char *path;
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(0);
 	struct stat st;
-	int fd;
+	int fd, rc = -1;
 
 	if (!view_inodes_push_once(p->inodes, n->ino))
 		return;
 	path = fs_path("%s/%s", n->file.srcdir, n->name);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	free(path);
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) == 0 && st.st_ino == n->file.real_ino && st.st_dev == n->file.dev) {
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_ino == n->file.real_ino &&
+	    st.st_dev == n->file.dev) {
 		buf.buf[0].size = (size_t)n->a.size;
 		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		buf.buf[0].fd = fd;
 		buf.buf[0].pos = 0;
-		/* the kernel may have dropped the inode since: ENOENT, fine */
-		(void)fuse_lowlevel_notify_store(p->se, n->ino, 0, &buf, 0);
+		/* the kernel may have dropped the inode since: ENOENT */
+		rc = fuse_lowlevel_notify_store(p->se, n->ino, 0, &buf, 0);
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0)
+		view_inodes_push_failed(p->inodes, n->ino); /* reads will ask */
 }
 
 static void *worker(void *arg)
@@ -174,7 +177,7 @@ void view_prefetch_stop(struct view_prefetch *p)
 	if (!p->inited || p->stopped)
 		return;
 	pthread_mutex_lock(&p->lock);
-	p->stopping = 1;
+	p->stopping = 1; /* enqueue() queues nothing from now on */
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	for (int i = 0; i < p->nthreads; i++)
@@ -183,9 +186,17 @@ void view_prefetch_stop(struct view_prefetch *p)
 		job_free(p->jobs[--p->njobs]);
 	while (p->npushes > 0)
 		job_free(p->pushes[--p->npushes]);
+	p->stopped = 1;
+}
+
+void view_prefetch_release(struct view_prefetch *p)
+{
+	if (!p->inited)
+		return;
+	view_prefetch_stop(p);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
-	p->stopped = 1;
+	p->inited = 0;
 }
 
 static void collect(struct view_pf_job *j, size_t *cap, const struct view_gen *g,
@@ -231,6 +242,11 @@ static void enqueue(struct view_prefetch *p, struct view_pf_job **q, size_t *nq,
 	j->g = g;
 	j->push = push;
 	pthread_mutex_lock(&p->lock);
+	if (p->stopping) {
+		pthread_mutex_unlock(&p->lock);
+		job_free(j);
+		return;
+	}
 	if (*nq == VIEW_PREFETCH_JOBS) {
 		/* a worker may be on one of its files, under its own
 		 * reference on the generation */

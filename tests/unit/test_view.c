@@ -1235,8 +1235,10 @@ static void assert_listing_eio(const char *path)
 static void test_broken(void **state)
 {
 	struct fx *f = *state;
+	unsigned char buf[4096], again[4096];
 	char *p;
 	struct stat st;
+	int fd;
 
 	/* a listed snapshot whose checkpoint is missing answers EIO */
 	f->snaps[3].present = 1;
@@ -1257,11 +1259,23 @@ static void test_broken(void **state)
 	f->snaps[3].present = 0;
 
 	/* the listing fails: stay mounted, EIO, never an empty tree (nor the
-	 * listing the kernel cached before) */
+	 * listing the kernel cached before); a file open reads on, and
+	 * nothing is held as if deleted */
 	assert_listing(f->mnt, "restore-points,snapshots,tables");
+	p = mpath(f, "snapshots/" S1 "/ks1/t1/tablet-" TA "/000010.sst");
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	free(p);
+	assert_int_equal(read(fd, buf, sizeof(buf)), sizeof(buf));
 	f->list_fail = 1;
 	view_changed(f->v);
 	assert_true(is_mounted(f->mnt));
+	assert_int_equal(holds(f), 0);
+	/* drop its pages: the next read must reach the view */
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	assert_int_equal(pread(fd, again, sizeof(again), 0), sizeof(again));
+	assert_memory_equal(buf, again, sizeof(buf));
+	close(fd);
 	p = mpath(f, "snapshots");
 	assert_int_equal(stat(p, &st), -1);
 	assert_int_equal(errno, EIO);
