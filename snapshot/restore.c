@@ -465,6 +465,49 @@ static void plan_table(const char *data, json_object *j, json_object *live, cons
 	free(key);
 }
 
+/* Adds to journal j the drop of every live table of keyspace ks created
+ * after time to: they did not exist then. The catalog deletes go in the
+ * restore's one batch and their tablets in its clean-up, so a crash never
+ * leaves the keyspace restored with them still there. */
+static void plan_drops(const char *data, json_object *j, json_object *live, const char *ks,
+		       uint64_t to)
+{
+	for (size_t i = 0; i < json_object_array_length(live); i++) {
+		json_object *t = json_object_array_get_idx(live, i), *tbs = jarr(t, "tablets");
+		json_object *r, *d;
+		char *key;
+
+		if (strcmp(jstr(t, "keyspace"), ks) || ju64(t, "created_ht") <= to)
+			continue;
+		key = fs_path("table/%s", jstr(t, "id"));
+		for (size_t k = 0; key && k < json_object_array_length(jarr(j, "records")); k++)
+			if (!strcmp(jstr(json_object_array_get_idx(jarr(j, "records"), k), "key"),
+				    key)) {
+				/* dropped and created again since: the restore
+				 * puts the old one in its place */
+				free(key);
+				key = NULL;
+			}
+		if (!key)
+			continue;
+		for (size_t k = 0; tbs && k < json_object_array_length(tbs); k++) {
+			char *p = store_tablet_path(data, jstr(t, "id"),
+						    jstr(json_object_array_get_idx(tbs, k), "id"));
+
+			json_object_array_add(jarr(j, "remove"), json_object_new_string(p));
+			free(p);
+		}
+		r = json_object_new_object();
+		json_object_object_add(r, "key",
+				       json_object_new_string(key)); /* no value: delete */
+		json_object_object_add(r, "drop", json_object_new_string(jstr(t, "id")));
+		json_object_array_add(jarr(j, "records"), r);
+		free(key);
+		d = json_object_new_string(jstr(t, "name"));
+		json_object_array_add(jarr(json_object_object_get(j, "record"), "dropped"), d);
+	}
+}
+
 /* A journal restoring m as of time to (its cut when 0). */
 static json_object *journal_new(const struct manifest *m, const char *source, uint64_t to)
 {
@@ -488,6 +531,7 @@ static json_object *journal_new(const struct manifest *m, const char *source, ui
 	json_object_object_add(rec, "cut_time", json_object_new_string(cut));
 	json_object_object_add(rec, "hybrid_time", json_object_new_uint64(to));
 	json_object_object_add(rec, "tables", json_object_new_array());
+	json_object_object_add(rec, "dropped", json_object_new_array());
 	json_object_object_add(rec, "result", json_object_new_string("ok"));
 	json_object_object_add(j, "record", rec);
 	return j;
@@ -855,6 +899,8 @@ static int restore_online(struct store *s, struct snapshots *ss, const char *id,
 				   as ? 0 : info.table_created_ht[idx[i]], NULL, dirs + k);
 			k += mt->ntablets;
 		}
+		if (to && !table)
+			plan_drops(s->data, j, live, info.m.keyspace, to);
 	}
 	pthread_rwlock_unlock(&s->lock);
 	if (rc)
@@ -875,11 +921,12 @@ static int restore_online(struct store *s, struct snapshots *ss, const char *id,
 	committed = !rc;
 	records = jarr(j, "records");
 	for (size_t i = 0; !rc && i < json_object_array_length(records); i++) {
-		json_object *v;
+		json_object *r = json_object_array_get_idx(records, i), *v;
 
-		if (json_object_object_get_ex(json_object_array_get_idx(records, i), "value", &v) &&
-		    *jstr(v, "name") && *jstr(v, "id"))
+		if (json_object_object_get_ex(r, "value", &v) && *jstr(v, "name") && *jstr(v, "id"))
 			rc = store_install_locked(s, v, e);
+		else if (*jstr(r, "drop"))
+			store_forget_locked(s, jstr(r, "drop")); /* its dirs go in the clean-up */
 	}
 	pthread_rwlock_unlock(&s->lock);
 	busy = 0;

@@ -501,29 +501,7 @@ int schedule_restore_to(struct schedules *sc, const char *ks, uint64_t t, struct
 	rc = restore_snapshot_at(sc->store, sc->snaps, id, NULL, NULL, t, e);
 	if (rc)
 		goto out;
-	/* tables created after t did not exist then */
-	{
-		json_object *arr = NULL;
-
-		store_table_list(sc->store, &arr, NULL);
-		for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
-			json_object *o = json_object_array_get_idx(arr, i), *x;
-			char full[140];
-
-			if (strcmp(json_object_get_string(json_object_object_get(o, "keyspace")),
-				   ks))
-				continue;
-			if (!json_object_object_get_ex(o, "created_ht", &x) ||
-			    json_object_get_uint64(x) <= t)
-				continue;
-			snprintf(full, sizeof(full), "%s.%s", ks,
-				 json_object_get_string(json_object_object_get(o, "name")));
-			if (store_table_drop(sc->store, full, NULL) == 0)
-				dlog("restore to a time: table '%s' created after it dropped",
-				     full);
-		}
-		json_object_put(arr);
-	}
+	/* tables created after t went in the same step (restore.c) */
 out:
 	pthread_mutex_unlock(&sc->tick_lock);
 	free(b);

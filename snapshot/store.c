@@ -198,6 +198,19 @@ int store_install_locked(struct store *s, json_object *rec, struct errbuf *e)
 	return 0;
 }
 
+void store_forget_locked(struct store *s, const char *id)
+{
+	for (size_t i = 0; i < s->ntables; i++) {
+		struct store_table *t = s->tables[i];
+
+		if (strcmp(t->id, id))
+			continue;
+		s->tables[i] = s->tables[--s->ntables];
+		table_free(t); /* closes its tablets */
+		return;
+	}
+}
+
 /* Live tablet directories not owned by a catalog table are the leftovers of
  * a create or drop cut short: remove them (never the .snapshots dirs). */
 static void remove_orphans(struct store *s)

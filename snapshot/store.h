@@ -82,6 +82,9 @@ struct store_table *store_find_locked(struct store *s, const char *ks, const cha
  * of the one with the same id (closing its tablets) or adds it. Caller
  * holds s->lock exclusively (online restore). */
 int store_install_locked(struct store *s, json_object *rec, struct errbuf *e);
+/* Closes and forgets the table with that id (its catalog record is gone;
+ * its directories are the caller's to remove). Under s->lock, written. */
+void store_forget_locked(struct store *s, const char *id);
 
 /* 1 if the keyspace record exists. */
 int store_keyspace_exists(struct store *s, const char *ks);
