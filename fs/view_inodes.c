@@ -194,20 +194,23 @@ void view_inodes_release(struct view_inodes *t)
 	pthread_mutex_destroy(&t->lock);
 }
 
-void view_inodes_looked_up(struct view_inodes *t, const struct view_node *n, int64_t delta)
+void view_inodes_looked_up(struct view_inodes *t, const struct view_node *const *n, size_t count,
+			   int up)
 {
-	struct view_ient **p, *e;
-
-	if (!n || n->kind != VIEW_FILE)
-		return; /* only files can be read after their snapshot went */
 	pthread_mutex_lock(&t->lock);
-	if (delta > 0) {
-		get(t, n->ino)->nlookup += (uint64_t)delta;
-	} else {
-		p = slot_of(t, n->ino);
+	for (size_t i = 0; i < count; i++) {
+		struct view_ient **p, *e;
+
+		if (n[i]->kind != VIEW_FILE)
+			continue; /* only files can be read after their snapshot went */
+		if (up) {
+			get(t, n[i]->ino)->nlookup++;
+			continue;
+		}
+		p = slot_of(t, n[i]->ino);
 		e = *p;
-		if (e && e->nlookup > (uint64_t)-delta)
-			e->nlookup -= (uint64_t)-delta;
+		if (e && e->nlookup > 1)
+			e->nlookup--;
 		else if (e)
 			unlink_entry(t, p);
 	}

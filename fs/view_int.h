@@ -240,6 +240,9 @@ void view_gen_diff(const struct view_gen *old, const struct view_gen *nw,
 		   const struct view_inval *iv);
 
 /* view_ops.c */
+/* Opens n's underlying file O_RDONLY and checks it is still the inode that
+ * was listed. An fd, or a negative errno (EIO if replaced). */
+int view_open_file(const struct view_node *n);
 extern const struct fuse_lowlevel_ops view_ops;
 /* Frees the handles the kernel never released (the loop has ended). */
 void view_handles_release(struct view *v);
@@ -257,9 +260,11 @@ void view_inodes_init(struct view_inodes *t, const char *hold_dir);
 void view_inodes_release(struct view_inodes *t);
 /* Removes a dead daemon's leftover holds from hold_dir. */
 void view_inodes_clear_holds(const char *hold_dir);
-/* The kernel got delta (> 0) more entries of n, or (< 0) fewer than
- * counted (a reply that failed). Directories and links are not counted. */
-void view_inodes_looked_up(struct view_inodes *t, const struct view_node *n, int64_t delta);
+/* The kernel got one more entry (up) of each of the count nodes n, or
+ * one fewer than counted (!up: a reply that failed). Directories and links
+ * are not counted. One lock for a whole listing. */
+void view_inodes_looked_up(struct view_inodes *t, const struct view_node *const *n, size_t count,
+			   int up);
 /* The kernel forgot nlookup lookups of ino; at zero its hold goes. */
 void view_inodes_forget(struct view_inodes *t, uint64_t ino, uint64_t nlookup);
 /* 1 the first time it is asked for an inode the kernel holds (and which

@@ -65,26 +65,26 @@ void view_log(const char *fmt, ...)
 	fprintf(stderr, "snapfs: view: %s\n", msg);
 }
 
-struct view_gen *view_current(struct view *v)
+/* *slot (v->gen or v->good), with a reference taken under v->lock. */
+static struct view_gen *take_gen(struct view *v, struct view_gen **slot)
 {
 	struct view_gen *g;
 
 	pthread_mutex_lock(&v->lock);
-	g = v->gen;
+	g = *slot;
 	view_gen_get(g);
 	pthread_mutex_unlock(&v->lock);
 	return g;
 }
 
+struct view_gen *view_current(struct view *v)
+{
+	return take_gen(v, &v->gen);
+}
+
 struct view_gen *view_readable(struct view *v)
 {
-	struct view_gen *g;
-
-	pthread_mutex_lock(&v->lock);
-	g = v->good;
-	view_gen_get(g);
-	pthread_mutex_unlock(&v->lock);
-	return g;
+	return take_gen(v, &v->good);
 }
 
 void view_catalog_release(struct view_catalog *c)

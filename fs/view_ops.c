@@ -195,7 +195,7 @@ static void view_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	n = view_dir_lookup(p, name);
 	if (n) {
 		fill_entry(g, n, &e);
-		view_inodes_looked_up(&view_of(req)->inodes, n, 1);
+		view_inodes_looked_up(&view_of(req)->inodes, &n, 1, 1);
 	} else {
 		/* a negative entry, cached; view_changed() drops it if the
 		 * name appears */
@@ -203,7 +203,7 @@ static void view_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		e.entry_timeout = VIEW_TIMEOUT;
 	}
 	if (fuse_reply_entry(req, &e) != 0 && n)
-		view_inodes_looked_up(&view_of(req)->inodes, n, -1);
+		view_inodes_looked_up(&view_of(req)->inodes, &n, 1, 0);
 out:
 	view_gen_put(g);
 }
@@ -251,9 +251,7 @@ static void view_readlink(fuse_req_t req, fuse_ino_t ino)
 	view_gen_put(g);
 }
 
-/* Opens the underlying file of n and checks it is still the inode we
- * stat'ed. Returns an fd or a negative errno. */
-static int open_underlying(const struct view_node *n)
+int view_open_file(const struct view_node *n)
 {
 	char *path = fs_path("%s/%s", n->file.srcdir, n->name);
 	struct stat st;
@@ -298,7 +296,7 @@ static void view_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (err)
 		goto fail;
 	n = view_gen_resolve(g, n);
-	fd = open_underlying(n);
+	fd = view_open_file(n);
 	if (fd < 0) {
 		err = -fd;
 		goto fail;
@@ -396,7 +394,7 @@ static int open_for_read(struct view *v, fuse_ino_t ino, int *held)
 		if (tries == 0 || g->serial != serial) {
 			serial = g->serial;
 			if (n && n->kind == VIEW_FILE)
-				fd = open_underlying(view_gen_resolve(g, n));
+				fd = view_open_file(view_gen_resolve(g, n));
 			else if (n)
 				fd = n->kind == VIEW_DIR ? -EISDIR : -EINVAL;
 		}
@@ -671,15 +669,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		view_prefetch_subtree(&v->prefetch, g, d); /* a copy of it begins */
 	if (plus) {
 		/* every file entry handed out is a lookup the kernel counts */
-		for (size_t i = first; i < first + nkids; i++)
-			view_inodes_looked_up(&v->inodes, d->dir.kids[i], 1);
+		view_inodes_looked_up(
+		    &v->inodes, (const struct view_node *const *)d->dir.kids + first, nkids, 1);
 		if (used == 0 && v->push_max > 0 && atomic_load(&v->no_open))
 			/* the listing ends: the kernel has made the inodes */
 			view_prefetch_push(&v->prefetch, g, d);
 	}
 	if (fuse_reply_buf(req, buf, used) != 0 && plus)
-		for (size_t i = first; i < first + nkids; i++)
-			view_inodes_looked_up(&v->inodes, d->dir.kids[i], -1);
+		view_inodes_looked_up(
+		    &v->inodes, (const struct view_node *const *)d->dir.kids + first, nkids, 0);
 out:
 	free(buf);
 	view_gen_put(g);

@@ -36,7 +36,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -95,32 +94,25 @@ static const struct view_node *take(struct view_prefetch *p, struct view_gen **g
 
 static void warm(const struct view_node *n)
 {
-	char *path = fs_path("%s/%s", n->file.srcdir, n->name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	int fd = view_open_file(n);
 
 	if (fd >= 0) {
 		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
 		close(fd);
 	}
-	free(path);
 }
 
 /* Pushes n's content into the kernel's page cache, once per life of its
  * kernel inode. Errors only cost the push. */
 static void push(struct view_prefetch *p, const struct view_node *n)
 {
-	char *path;
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(0);
-	struct stat st;
 	int fd, rc = -1;
 
 	if (!view_inodes_push_once(p->inodes, n->ino))
 		return;
-	path = fs_path("%s/%s", n->file.srcdir, n->name);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	free(path);
-	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_ino == n->file.real_ino &&
-	    st.st_dev == n->file.dev) {
+	fd = view_open_file(n);
+	if (fd >= 0) {
 		buf.buf[0].size = (size_t)n->a.size;
 		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		buf.buf[0].fd = fd;
