@@ -351,11 +351,9 @@ static char *read_buf(size_t size)
  * here): pread into the thread's buffer, one copy to the kernel. */
 static void reply_read(fuse_req_t req, int fd, size_t size, off_t off)
 {
-	char *buf;
+	char *buf = read_buf(size);
 	size_t got = 0;
 	ssize_t n = 0;
-
-	buf = read_buf(size);
 
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
