@@ -127,7 +127,6 @@ static void hold_drop(struct view_inodes *t, struct view_hold *h)
 	}
 	free(h->path);
 	free(h);
-	t->nholds--;
 }
 
 /* Unlinks and frees the entry *p. */
@@ -168,16 +167,11 @@ void view_inodes_init(struct view_inodes *t, const char *hold_dir)
 	t->b = xcalloc(t->nb, sizeof(*t->b));
 	if (hold_dir) {
 		t->hold_dir = xstrdup(hold_dir);
-		view_inodes_clear_holds(hold_dir);
+		clear_dir(hold_dir);
 		if (mkdir(hold_dir, 0700) != 0 && errno != EEXIST)
 			view_log("cannot make the hold directory '%s': %s", hold_dir,
 				 strerror(errno));
 	}
-}
-
-void view_inodes_clear_holds(const char *hold_dir)
-{
-	clear_dir(hold_dir);
 }
 
 void view_inodes_release(struct view_inodes *t)
@@ -377,10 +371,8 @@ size_t view_inodes_retire(struct view_inodes *t, const struct view_gen *old,
 
 		if (!e || e->hold) {
 			/* forgotten meanwhile: no reader */
-			if (h) {
-				t->nholds++;
+			if (h)
 				hold_drop(t, h);
-			}
 			continue;
 		}
 		if (!h)
@@ -391,7 +383,6 @@ size_t view_inodes_retire(struct view_inodes *t, const struct view_gen *old,
 		h->a = r[i].n->a;
 		h->a.nlink = 0;
 		e->hold = h;
-		t->nholds++;
 		(*held)[n++] = r[i].n->ino;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -426,14 +417,4 @@ int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st)
 	}
 	pthread_mutex_unlock(&t->lock);
 	return fd;
-}
-
-size_t view_inodes_held(struct view_inodes *t)
-{
-	size_t n;
-
-	pthread_mutex_lock(&t->lock);
-	n = t->nholds;
-	pthread_mutex_unlock(&t->lock);
-	return n;
 }

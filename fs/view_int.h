@@ -134,8 +134,8 @@ struct view_inodes {
 	pthread_mutex_t lock; /* protects everything below */
 	struct view_ient **b; /* hash buckets, nb a power of two */
 	size_t nb, n;
-	size_t nholds, nfds; /* holds, and those kept as an fd */
-	char *hold_dir;	     /* NULL: holds are fds only */
+	size_t nfds;	/* holds kept as an fd */
+	char *hold_dir; /* NULL: holds are fds only */
 };
 
 /* Warms the files below a snapshot directory being listed (view_prefetch.c). */
@@ -258,8 +258,6 @@ void view_streams_drop(struct view *v);
 void view_inodes_init(struct view_inodes *t, const char *hold_dir);
 /* Unlinks every hold and frees the table (the kernel holds nothing now). */
 void view_inodes_release(struct view_inodes *t);
-/* Removes a dead daemon's leftover holds from hold_dir. */
-void view_inodes_clear_holds(const char *hold_dir);
 /* The kernel got one more entry (up) of each of the count nodes n, or
  * one fewer than counted (!up: a reply that failed). Directories and links
  * are not counted. One lock for a whole listing. */
@@ -282,8 +280,6 @@ int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st);
 void view_inodes_push_failed(struct view_inodes *t, uint64_t ino);
 /* True if the kernel holds ino with its content pushed. */
 int view_inodes_given(struct view_inodes *t, uint64_t ino);
-/* How many holds there are now. */
-size_t view_inodes_held(struct view_inodes *t);
 
 /* view_prefetch.c */
 /* Starts the threads (none if max_size <= 0); se receives the pushes. */
