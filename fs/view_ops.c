@@ -352,25 +352,12 @@ static char *read_buf(size_t size)
 static void reply_read(fuse_req_t req, int fd, size_t size, off_t off)
 {
 	char *buf = read_buf(size);
-	size_t got = 0;
-	ssize_t n = 0;
+	ssize_t n = buf ? fs_pread_full(fd, buf, size, off) : -ENOMEM;
 
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	while (got < size) {
-		n = pread(fd, buf + got, size - got, off + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (n < 0 && got == 0)
-		fuse_reply_err(req, errno);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
 	else
-		fuse_reply_buf(req, buf, got);
+		fuse_reply_buf(req, buf, (size_t)n);
 }
 
 /* An fd on the file ino, for one read: the file of the newest generation

@@ -150,6 +150,7 @@ int fs_read_all(const char *path, size_t max, char **out, size_t *len)
 	struct stat st;
 	char *buf = NULL;
 	size_t got = 0;
+	ssize_t n;
 	int rc = 0;
 
 	*out = NULL;
@@ -168,19 +169,12 @@ int fs_read_all(const char *path, size_t max, char **out, size_t *len)
 		goto out;
 	}
 	buf = xmalloc((size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
+	n = fs_pread_full(fd, buf, (size_t)st.st_size, 0);
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
 	}
+	got = (size_t)n;
 	buf[got] = '\0';
 	*out = buf;
 	buf = NULL;
@@ -190,6 +184,24 @@ out:
 	free(buf);
 	close(fd);
 	return rc;
+}
+
+ssize_t fs_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got, off + (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return got ? (ssize_t)got : -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
 }
 
 int fs_mkdirs(const char *path, mode_t mode)

@@ -16,6 +16,9 @@ int fs_write_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 /* Reads a whole file into a malloc'ed, NUL-terminated buffer that the caller
  * frees. Refuses files larger than max bytes with -EFBIG. */
 int fs_read_all(const char *path, size_t max, char **out, size_t *len);
+/* pread()s len bytes at off, across short reads and EINTR. Returns the
+ * bytes read (fewer at end of file), or a negative errno if none were. */
+ssize_t fs_pread_full(int fd, void *buf, size_t len, off_t off);
 
 /* fsync of a directory (by path). */
 int fs_fsync_dir(const char *dir);
