@@ -133,6 +133,18 @@ rocksdb_options_t *tablet_options(int create)
 	return o;
 }
 
+/* Frees what t holds besides the DB itself (closed, or never opened) and
+ * zeroes it: options, the read-only log dir, the path. */
+static void forget(struct tablet *t)
+{
+	rocksdb_options_destroy(t->opts);
+	if (t->logdir)
+		fs_remove_tree(t->logdir);
+	free(t->logdir);
+	free(t->path);
+	memset(t, 0, sizeof(*t));
+}
+
 int tablet_open(struct tablet *t, const char *path, int create, int readonly, struct errbuf *e)
 {
 	const char *names[1] = {"default"};
@@ -168,12 +180,7 @@ int tablet_open(struct tablet *t, const char *path, int create, int readonly, st
 		t->db =
 		    rocksdb_open_column_families(t->opts, path, 1, names, cfopts, handles, &err);
 	if (err) {
-		rocksdb_options_destroy(t->opts);
-		if (t->logdir)
-			fs_remove_tree(t->logdir);
-		free(t->logdir);
-		free(t->path);
-		memset(t, 0, sizeof(*t));
+		forget(t);
 		return tablet_rocksdb_error(err, e, "tablet", path);
 	}
 	t->cf = handles[0];
@@ -188,12 +195,7 @@ void tablet_close(struct tablet *t)
 	rocksdb_writeoptions_destroy(t->wo);
 	rocksdb_column_family_handle_destroy(t->cf);
 	rocksdb_close(t->db);
-	rocksdb_options_destroy(t->opts);
-	if (t->logdir)
-		fs_remove_tree(t->logdir);
-	free(t->logdir);
-	free(t->path);
-	memset(t, 0, sizeof(*t));
+	forget(t);
 }
 
 int tablet_put(struct tablet *t, const void *key, size_t klen, const void *val, size_t vlen,
