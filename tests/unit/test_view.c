@@ -252,6 +252,16 @@ static void make_s3(struct fx *f)
 	f->snaps[2].src[0] = d;
 }
 
+/* Hard-links dir/name to live/name, as a checkpoint links a live SST. */
+static void link_in(const char *live, const char *dir, const char *name)
+{
+	char *p = fs_path("%s/%s", live, name), *q = fs_path("%s/%s", dir, name);
+
+	xlink(p, q);
+	free(q);
+	free(p);
+}
+
 static int make_fixture(struct fx *f)
 {
 	const char *base = getenv("SNAPFS_TEST_TMP");
@@ -281,11 +291,7 @@ static int make_fixture(struct fx *f)
 	make_meta(f, S1);
 	d = ckpt(f, "T1", TA, S1);
 	mkdirs(d);
-	p = fs_path("%s/000010.sst", live);
-	q = fs_path("%s/000010.sst", d);
-	xlink(p, q);
-	free(q);
-	free(p);
+	link_in(live, d, "000010.sst");
 	p = fs_path("%s/CURRENT", d);
 	write_str(p, "MANIFEST-000005\n");
 	free(p);
@@ -307,16 +313,8 @@ static int make_fixture(struct fx *f)
 	make_meta(f, S2);
 	d = ckpt(f, "T1", TA, S2);
 	mkdirs(d);
-	p = fs_path("%s/000010.sst", live);
-	q = fs_path("%s/000010.sst", d);
-	xlink(p, q);
-	free(q);
-	free(p);
-	p = fs_path("%s/000012.sst", live);
-	q = fs_path("%s/000012.sst", d);
-	xlink(p, q);
-	free(q);
-	free(p);
+	link_in(live, d, "000010.sst");
+	link_in(live, d, "000012.sst");
 	p = fs_path("%s/CURRENT", d);
 	write_str(p, "MANIFEST-000009\n");
 	free(p);
