@@ -24,7 +24,7 @@
  * script does for the daemon, so that neither side is timed against a
  * compaction of its own. Prints one line per rep: "rep <r> seconds <s>".
  * OUT must not exist; it is left for the caller to remove. Built by
- * scripts/bench/snapshot against the build's libsnapstore.a.
+ * CMake into bench/ of the build directory; run by scripts/bench/snapshot.
  */
 #include <errno.h>
 #include <inttypes.h>

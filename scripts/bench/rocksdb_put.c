@@ -3,7 +3,7 @@
  * loop doing what `snapfs load` does, minus snapfs: no daemon, no socket,
  * no catalog, no clock, no locks.
  *
- * Same as store_load (snapshot/store.c), on purpose: tablet_options() and
+ * Same as store_load (snapshot/store/store.c), on purpose: tablet_options() and
  * the tablet comparator (the options every snapfs tablet runs with), four
  * DBs for the four tablets of the benchmark table, keys "key%010d" routed
  * by partition_hash, values from store_load_value (so compression sees the
@@ -15,7 +15,7 @@
  *
  * DIR must not exist; it is created and left for the caller to remove.
  * Prints "seconds <elapsed of the write loop>" and "rows <ROWS>" on stdout.
- * Built by scripts/bench/store against the build's libsnapstore.a.
+ * Built by CMake into bench/ of the build directory; run by scripts/bench/store.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /*
- * test_catalog: the sys catalog (snapshot/catalog.c), a plain RocksDB of
+ * test_catalog: the sys catalog (snapshot/store/catalog.c), a plain RocksDB of
  * JSON records.
  *
  * What must hold: put/get/delete of records; a scan visits exactly the

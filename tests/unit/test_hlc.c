@@ -1,5 +1,5 @@
 /*
- * test_hlc: the hybrid logical clock (snapshot/hlc.c).
+ * test_hlc: the hybrid logical clock (snapshot/util/hlc.c).
  *
  * What must hold: times are strictly increasing across threads; after a
  * release and a new hlc_init on the same file every new time is above every

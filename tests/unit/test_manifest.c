@@ -1,6 +1,6 @@
 /*
  * test_manifest: SNAPSHOT.json, SHA256SUMS, the hash cache and the backup
- * tree verifier (snapshot/manifest.h). Every refusal is a test case: a good
+ * tree verifier (snapshot/backup/manifest.h). Every refusal is a test case: a good
  * tree is built in a temporary directory, damaged on purpose, and the
  * verifier must name the file at fault (STYLE.md 11).
  */

@@ -1,6 +1,6 @@
 /*
  * test_partition: the hash partitioning of tables into tablets
- * (snapshot/partition.c).
+ * (snapshot/store/partition.c).
  *
  * What must hold for every tablet count n = 1..PARTITION_MAX_TABLETS: the
  * n ranges are contiguous, non-empty and cover [0, 65536) exactly, so every

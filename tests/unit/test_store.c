@@ -1,5 +1,5 @@
 /*
- * test_store: the tablet store of one node (snapshot/store.c): DATA's
+ * test_store: the tablet store of one node (snapshot/store/store.c): DATA's
  * layout, tables hash-split into tablets, rows, bulk load, restart.
  *
  * What must hold: init is idempotent and open refuses an uninitialised

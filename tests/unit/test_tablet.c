@@ -1,6 +1,6 @@
 /*
  * test_tablet: one timestamped RocksDB tablet and the k-way scan over
- * several (snapshot/tablet.c).
+ * several (snapshot/store/tablet.c).
  *
  * What must hold: a read at time t sees the newest version at or before t
  * (MVCC), before and after a flush and a reopen; a delete is a tombstone
