@@ -150,6 +150,26 @@ int restore_verify(const char *root, struct manifest *m, struct errbuf *e)
 	return verify_tree(root, m, NULL, NULL, e);
 }
 
+int restore_verify_report(const char *root, struct manifest *m, struct verify_report *r,
+			  struct errbuf *e)
+{
+	int rc = manifest_verify_tree_report(root, m, r, e);
+
+	if (rc == -ENOENT)
+		rc = -EBADMSG; /* as verify_tree */
+	if (rc)
+		return rc;
+	rc = check_tablets(root, m, NULL, NULL, e);
+	if (rc) {
+		manifest_release(m);
+		r->v = xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
+		r->v[r->n++] =
+		    (struct verify_finding){.path = xstrdup(""), .rc = rc, .msg = xstrdup(e->msg)};
+		r->cap = r->n;
+	}
+	return rc;
+}
+
 /* ---- the journal ---- */
 
 static const char *jstr(json_object *o, const char *k)
