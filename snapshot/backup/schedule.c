@@ -469,8 +469,12 @@ int schedule_restore_to(struct schedules *sc, const char *ks, uint64_t t, struct
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(v[i].ks, ks) && (!sh || v[i].retention_us > sh->retention_us))
 			sh = &v[i];
+	if (!sh && !store_keyspace_exists(sc->store, ks)) {
+		rc = err_set(e, -ENOENT, "keyspace '%s': not found", ks);
+		goto out;
+	}
 	if (!sh) {
-		rc = err_set(e, store_keyspace_exists(sc->store, ks) ? -EPERM : -ENOENT,
+		rc = err_set(e, -EPERM,
 			     "keyspace '%s': has no schedule, so no restore points "
 			     "(snapfs schedule create %s --interval DUR --retention DUR)",
 			     ks, ks);
