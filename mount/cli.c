@@ -120,14 +120,21 @@ static int unreachable(const char *data, int rc)
 	char *sock = ctl_socket_path(data);
 	struct stat st;
 	int code = EXIT_NODAEMON;
+	int err = stat(data, &st) ? errno : 0;
 
-	if (stat(data, &st) != 0 || !S_ISDIR(st.st_mode))
+	if (err && err != EACCES)
 		code = cli_error(-ENOENT, "data directory '%s': not found", data);
-	else if (rc == -EACCES || rc == -EPERM)
-		cli_error(rc,
+	else if (!err && !S_ISDIR(st.st_mode))
+		code = cli_error(-ENOENT, "data directory '%s': not a directory", data);
+	else if ((rc == -EACCES || rc == -EPERM || err == EACCES) && stat(sock, &st) == 0)
+		cli_error(-EACCES,
 			  "daemon at '%s': permission denied (the socket belongs to uid %d: run "
 			  "snapfs as that user)",
-			  sock, stat(sock, &st) == 0 ? (int)st.st_uid : -1);
+			  sock, (int)st.st_uid);
+	else if (rc == -EACCES || rc == -EPERM || err == EACCES)
+		cli_error(-EACCES,
+			  "daemon at '%s': permission denied (run snapfs as the daemon's user)",
+			  sock);
 	else if (rc == -ECONNREFUSED)
 		cli_error(rc,
 			  "daemon not reachable at '%s': no daemon listens (start it with "

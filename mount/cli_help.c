@@ -267,6 +267,18 @@ static void man_item(FILE *f, const char *head, const char *text)
 	fputc('\n', f);
 }
 
+/* ".TP" and the tag of an option: bold name, italic value name. */
+static void man_opt_tag(FILE *f, const struct cli_option *p)
+{
+	fputs(".TP\n.BI \"", f);
+	man_text(f, "--");
+	man_text(f, p->name);
+	fputs(p->argh ? " \" " : "\"", f);
+	if (p->argh)
+		man_text(f, p->argh);
+	fputc('\n', f);
+}
+
 static void man_usage(FILE *f, const struct cli_verb *v)
 {
 	char *line = NULL;
@@ -313,14 +325,7 @@ static void man_verb(FILE *f, const struct cli_verb *v)
 		fputc('\n', f);
 	}
 	for (const struct cli_option *p = v->opts; p && p->name; p++) {
-		fputs(".TP\n.B ", f);
-		man_text(f, "--");
-		man_text(f, p->name);
-		if (p->argh) {
-			fputs(" \" \"\n.I ", f);
-			man_text(f, p->argh);
-		}
-		fputc('\n', f);
+		man_opt_tag(f, p);
 		opt_help(p, buf, sizeof(buf));
 		man_text(f, buf);
 		fputc('\n', f);
@@ -364,14 +369,7 @@ void cli_print_man(FILE *f)
 		    "hybrid time.\n");
 	fputs(".SH GLOBAL OPTIONS\n", f);
 	for (const struct cli_option *p = cli_global_opts; p->name; p++) {
-		fputs(".TP\n.B ", f);
-		man_text(f, "--");
-		man_text(f, p->name);
-		if (p->argh) {
-			fputs(" \" \"\n.I ", f);
-			man_text(f, p->argh);
-		}
-		fputc('\n', f);
+		man_opt_tag(f, p);
 		man_text(f, p->help);
 		fputc('\n', f);
 	}

@@ -270,6 +270,10 @@ int cli_parse_verb(const struct cli_verb *v, int argc, char **argv, struct cli_o
 		opt = find_opt(v->opts, name, nlen);
 		if (!opt && !(v->flags & CLI_NODATA) && nlen == 4 && !strncmp(name, "data", 4))
 			opt = &cli_global_opts[0];
+		if (!opt && nlen == 4 && !strncmp(name, "data", 4))
+			return usage_error("%s: option '--data' does not apply (it reads no data "
+					   "directory)",
+					   v->name);
 		if (!opt)
 			return usage_error("%s: option '--%.*s' unknown (see 'snapfs %s --help')",
 					   v->name, (int)nlen, name, v->name);
