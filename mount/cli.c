@@ -14,19 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-char *cli_data_dir(const char *opt)
-{
-	const char *d = opt ? opt : getenv("SNAPFS_DATA");
-	char cwd[PATH_MAX];
-
-	if (!d || !*d)
-		d = "snapfs-data";
-	if (d[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-		return xstrdup(d);
-	return fs_path("%s/%s", cwd, d);
-}
 
 int cli_error(int rc, const char *fmt, ...)
 {
@@ -60,12 +49,11 @@ void cli_put_hex(FILE *f, const char *s, size_t len)
 		fprintf(f, "%02x", (unsigned char)s[i]);
 }
 
-int cli_print_json_lines(json_object *arr)
+int cli_print_json(json_object *doc)
 {
-	for (size_t i = 0; i < json_object_array_length(arr); i++)
-		puts(json_object_to_json_string_ext(json_object_array_get_idx(arr, i),
-						    JSON_C_TO_STRING_PLAIN));
-	return 0;
+	puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+						     JSON_C_TO_STRING_NOSLASHESCAPE));
+	return fflush(stdout) || ferror(stdout) ? -EIO : 0;
 }
 
 char *cli_escape(const char *s, size_t len, int hex)
@@ -126,21 +114,46 @@ static int frame_data(const struct ctl_msg *m, const struct cli_reply *r)
 	}
 }
 
+/* Why no daemon answers at DATA: the exit code after printing it. */
+static int unreachable(const char *data, int rc)
+{
+	char *sock = ctl_socket_path(data);
+	struct stat st;
+	int code = EXIT_NODAEMON;
+	int err = stat(data, &st) ? errno : 0;
+
+	if (err && err != EACCES)
+		code = cli_error(-ENOENT, "data directory '%s': not found", data);
+	else if (!err && !S_ISDIR(st.st_mode))
+		code = cli_error(-ENOENT, "data directory '%s': not a directory", data);
+	else if ((rc == -EACCES || rc == -EPERM || err == EACCES) && stat(sock, &st) == 0)
+		cli_error(-EACCES,
+			  "daemon at '%s': permission denied (the socket belongs to uid %d: run "
+			  "snapfs as that user)",
+			  sock, (int)st.st_uid);
+	else if (rc == -EACCES || rc == -EPERM || err == EACCES)
+		cli_error(-EACCES,
+			  "daemon at '%s': permission denied (run snapfs as the daemon's user)",
+			  sock);
+	else if (rc == -ECONNREFUSED)
+		cli_error(rc,
+			  "daemon not reachable at '%s': no daemon listens (start it with "
+			  "'snapfs serve --data %s')",
+			  sock, data);
+	else
+		cli_error(rc, "daemon not reachable at '%s': %s", sock, strerror(-rc));
+	free(sock);
+	return code;
+}
+
 int cli_call(const char *data, struct ctl_msg *req, const struct cli_reply *r)
 {
 	struct ctl_msg m;
 	int fd = ctl_connect(data), rc;
 	uint64_t code = EXIT_INTERNAL;
 
-	if (fd < 0) {
-		char *sock = ctl_socket_path(data);
-
-		rc = cli_error(
-		    fd, "daemon not reachable at '%s': %s (start it with 'snapfs serve --data %s')",
-		    sock, fd == -ECONNREFUSED ? "no daemon listens" : strerror(-fd), data);
-		free(sock);
-		return fd == -ECONNREFUSED ? EXIT_NODAEMON : rc;
-	}
+	if (fd < 0)
+		return unreachable(data, fd);
 	rc = ctl_send(fd, req);
 	if (rc) {
 		close(fd);
@@ -166,6 +179,10 @@ int cli_call(const char *data, struct ctl_msg *req, const struct cli_reply *r)
 			break;
 		}
 		rc = frame_data(&m, r);
+		if (rc > 0) {
+			code = (uint64_t)rc; /* the callback said why */
+			break;
+		}
 		if (rc) {
 			if (rc != -ECANCELED)
 				cli_error(rc, "reply from daemon: malformed frame");
@@ -177,170 +194,4 @@ int cli_call(const char *data, struct ctl_msg *req, const struct cli_reply *r)
 	fflush(stdout);
 	close(fd);
 	return (int)code;
-}
-
-enum {
-	O_DATA = 1000,
-	O_MOUNT,
-	O_FG,
-	O_JSON,
-	O_ALLOW_OTHER,
-	O_AT,
-	O_SNAPSHOT,
-	O_PREFIX,
-	O_LIMIT,
-	O_HEX,
-	O_ROWS,
-	O_VALUE_SIZE,
-	O_SEED,
-	O_TABLETS,
-	O_TABLE,
-	O_AS,
-	O_INTERVAL,
-	O_RETENTION,
-	O_TO,
-};
-
-static const struct option all_opts[] = {
-    {"data", required_argument, NULL, O_DATA},
-    {"mount", required_argument, NULL, O_MOUNT},
-    {"foreground", no_argument, NULL, O_FG},
-    {"json", no_argument, NULL, O_JSON},
-    {"allow-other", no_argument, NULL, O_ALLOW_OTHER},
-    {"at", required_argument, NULL, O_AT},
-    {"snapshot", required_argument, NULL, O_SNAPSHOT},
-    {"prefix", required_argument, NULL, O_PREFIX},
-    {"limit", required_argument, NULL, O_LIMIT},
-    {"hex", no_argument, NULL, O_HEX},
-    {"rows", required_argument, NULL, O_ROWS},
-    {"value-size", required_argument, NULL, O_VALUE_SIZE},
-    {"seed", required_argument, NULL, O_SEED},
-    {"tablets", required_argument, NULL, O_TABLETS},
-    {"table", required_argument, NULL, O_TABLE},
-    {"as", required_argument, NULL, O_AS},
-    {"interval", required_argument, NULL, O_INTERVAL},
-    {"retention", required_argument, NULL, O_RETENTION},
-    {"to", required_argument, NULL, O_TO},
-    {NULL, 0, NULL, 0},
-};
-
-static int allowed_opt(const char *allowed, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = allowed; (p = strstr(p, name)); p += n)
-		if ((p == allowed || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-			return 1;
-	return 0;
-}
-
-static int parse_number(const char *verb, const char *flag, const char *s, uint64_t *v)
-{
-	char *end;
-
-	errno = 0;
-	if (!s || !*s || *s == '-')
-		goto bad;
-	*v = strtoull(s, &end, 10);
-	if (errno || *end)
-		goto bad;
-	return 0;
-bad:
-	return cli_error(-EINVAL, "%s: --%s '%s': not a number", verb, flag, s ? s : "");
-}
-
-int cli_parse(int argc, char **argv, const char *allowed, int min, int max, struct cli_opts *o)
-{
-	const char *data = NULL;
-	int c, rc = 0;
-
-	memset(o, 0, sizeof(*o));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", all_opts, NULL)) != -1) {
-		const struct option *opt = c >= O_DATA && c <= O_TO ? &all_opts[c - O_DATA] : NULL;
-
-		if (!opt || !allowed_opt(allowed, opt->name))
-			return cli_error(-EINVAL, "%s: option '%s' unknown or missing its value",
-					 argv[0], argv[optind - 1]);
-		switch (c) {
-		case O_DATA:
-			data = optarg;
-			break;
-		case O_MOUNT:
-			o->mount = optarg;
-			break;
-		case O_FG:
-			o->foreground = 1;
-			break;
-		case O_JSON:
-			o->json = 1;
-			break;
-		case O_ALLOW_OTHER:
-			o->allow_other = 1;
-			break;
-		case O_AT:
-			o->at = optarg;
-			break;
-		case O_SNAPSHOT:
-			o->snapshot = optarg;
-			break;
-		case O_PREFIX:
-			o->prefix = optarg;
-			break;
-		case O_HEX:
-			o->hex = 1;
-			break;
-		case O_TABLE:
-			o->table = optarg;
-			break;
-		case O_AS:
-			o->as = optarg;
-			break;
-		case O_INTERVAL:
-			o->interval = optarg;
-			break;
-		case O_RETENTION:
-			o->retention = optarg;
-			break;
-		case O_TO:
-			o->to = optarg;
-			break;
-		case O_LIMIT:
-			rc = parse_number(argv[0], "limit", optarg, &o->limit);
-			break;
-		case O_ROWS:
-			rc = parse_number(argv[0], "rows", optarg, &o->rows);
-			break;
-		case O_SEED:
-			rc = parse_number(argv[0], "seed", optarg, &o->seed);
-			break;
-		case O_TABLETS:
-			rc = parse_number(argv[0], "tablets", optarg, &o->tablets);
-			break;
-		case O_VALUE_SIZE:
-			rc = parse_number(argv[0], "value-size", optarg, &o->value_size);
-			break;
-		}
-		if (rc)
-			return rc;
-	}
-	o->npos = argc - optind;
-	o->pos = argv + optind;
-	if (o->npos < min || o->npos > max) {
-		if (o->npos > max)
-			return cli_error(-EINVAL, "%s: unexpected argument '%s'", argv[0],
-					 o->pos[max]);
-		return cli_error(-EINVAL, "%s: missing argument (see 'snapfs help')", argv[0]);
-	}
-	if (o->at && o->snapshot)
-		return cli_error(-EINVAL, "%s: --at and --snapshot exclude each other", argv[0]);
-	o->data = cli_data_dir(data);
-	return 0;
-}
-
-void cli_opts_release(struct cli_opts *o)
-{
-	free(o->data);
-	o->data = NULL;
 }

@@ -5,6 +5,7 @@
 #include "snapfs.h"
 
 #include "fsutil.h"
+#include "jtime.h"
 #include "snap.h"
 
 #include <errno.h>
@@ -16,37 +17,51 @@
 #include <time.h>
 #include <unistd.h>
 
-int cmd_init(int argc, char **argv)
+/* -EBUSY naming the pid when a daemon holds DATA's lock, else 0. */
+static int check_not_served(const char *data, struct errbuf *e)
 {
-	struct cli_opts a;
-	struct errbuf e;
-	int created = 0, rc = cli_parse(argc, argv, "data", 0, 0, &a);
+	char *path = fs_path("%s/snapfs.lock", data), pid[32] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	ssize_t n;
 
-	if (rc)
-		return rc;
-	rc = store_init(a.data, &created, &e);
-	if (rc)
-		rc = cli_error(rc, "%s", e.msg);
-	else
-		printf("snapfs: %s '%s'\n", created ? "initialised" : "already initialised",
-		       a.data);
-	cli_opts_release(&a);
+	free(path);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		rc = err_set(e, -EBUSY, "data directory '%s': already served by pid %s", data,
+			     pid[0] ? pid : "?");
+	}
+	close(fd);
 	return rc;
 }
 
-int cmd_serve(int argc, char **argv)
+int cmd_init(struct cli_opts *o)
 {
-	struct cli_opts a;
-	char *mnt = NULL;
-	int rc = cli_parse(argc, argv, "data mount foreground allow-other", 0, 0, &a);
+	struct errbuf e;
+	int created = 0, rc = check_not_served(o->data, &e);
 
+	if (!rc)
+		rc = store_init(o->data, &created, &e);
 	if (rc)
-		return rc;
-	if (a.mount)
-		mnt = a.mount[0] == '/' ? xstrdup(a.mount) : cli_data_dir(a.mount);
-	rc = daemon_serve(a.data, mnt, a.foreground, a.allow_other);
+		return cli_error(rc, "%s", e.msg);
+	printf("snapfs: %s '%s'\n", created ? "initialised" : "already initialised", o->data);
+	return EXIT_OK;
+}
+
+int cmd_serve(struct cli_opts *o)
+{
+	char *mnt = NULL, cwd[4096];
+	int rc;
+
+	if (o->mount)
+		mnt = o->mount[0] == '/' || !getcwd(cwd, sizeof(cwd))
+			  ? xstrdup(o->mount)
+			  : fs_path("%s/%s", cwd, o->mount);
+	rc = daemon_serve(o->data, mnt, o->foreground, o->allow_other);
 	free(mnt);
-	cli_opts_release(&a);
 	return rc;
 }
 
@@ -70,81 +85,75 @@ static int wait_unlocked(const char *data, int seconds)
 	return rc;
 }
 
-int cmd_stop(int argc, char **argv)
+int cmd_stop(struct cli_opts *o)
 {
-	struct cli_opts a;
 	struct ctl_msg req;
-	int rc = cli_parse(argc, argv, "data", 0, 0, &a);
+	int rc;
 
-	if (rc)
-		return rc;
 	ctl_msg_init(&req, CTL_REQ);
 	ctl_adds(&req, "verb", "stop");
-	rc = cli_call(a.data, &req, NULL);
+	rc = cli_call(o->data, &req, NULL);
 	if (rc == EXIT_OK) {
-		if (wait_unlocked(a.data, 120))
+		if (wait_unlocked(o->data, 120))
 			rc = cli_error(-ETIMEDOUT, "daemon of '%s': still running after 120 s",
-				       a.data);
+				       o->data);
 		else
-			printf("snapfs: stopped '%s'\n", a.data);
+			printf("snapfs: stopped '%s'\n", o->data);
 	}
-	cli_opts_release(&a);
 	return rc;
 }
 
 static int print_status(void *arg, json_object *o)
 {
-	int *json = arg;
+	const struct cli_opts *opts = arg;
+	size_t hl = strlen("hybrid_time");
 
-	if (*json) {
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-		return 0;
-	}
+	if (opts->json)
+		return cli_print_json(o) ? EXIT_INTERNAL : 0;
 	json_object_object_foreach(o, key, val)
 	{
+		size_t kl = strlen(key);
+
+		if (kl >= hl && !strcmp(key + kl - hl, "hybrid_time"))
+			continue; /* the text form shows the RFC 3339 one */
 		printf("%-12s %s\n", key,
-		       json_object_is_type(val, json_type_string)
+		       !val ? "-"
+		       : json_object_is_type(val, json_type_string)
 			   ? json_object_get_string(val)
 			   : json_object_to_json_string(val));
 	}
 	return 0;
 }
 
-int cmd_status(int argc, char **argv)
+int cmd_status(struct cli_opts *o)
 {
-	struct cli_opts a;
 	struct ctl_msg req;
-	struct cli_reply r = {.on_json = print_status};
-	int rc = cli_parse(argc, argv, "data json", 0, 0, &a);
+	struct cli_reply r = {.on_json = print_status, .arg = o};
 
-	if (rc)
-		return rc;
-	r.arg = &a.json;
 	ctl_msg_init(&req, CTL_REQ);
 	ctl_adds(&req, "verb", "status");
-	rc = cli_call(a.data, &req, &r);
-	cli_opts_release(&a);
-	return rc;
+	return cli_call(o->data, &req, &r);
 }
 
 int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
 {
 	json_object *o = json_object_new_object();
-	char since[40];
 	int rc;
 
-	hlc_format_rfc3339(d->started_us, 0, since, sizeof(since));
+	json_object_object_add(o, "version", json_object_new_string(snapfs_version()));
+	json_object_object_add(o, "git",
+			       snapfs_git() ? json_object_new_string(snapfs_git()) : NULL);
 	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
 	json_object_object_add(o, "data", json_object_new_string(d->data));
 	json_object_object_add(o, "mount",
 			       d->mountpoint ? json_object_new_string(d->mountpoint)
 					     : json_object_new_null());
-	json_object_object_add(o, "since", json_object_new_string(since));
+	jtime_add_us(o, "started", d->started_us);
 	pthread_rwlock_rdlock(&d->store.lock);
 	json_object_object_add(o, "tables", json_object_new_int((int)d->store.ntables));
 	pthread_rwlock_unlock(&d->store.lock);
 	json_object_object_add(o, "snapshots", json_object_new_int((int)snapshots_count(d->snaps)));
-	json_object_object_add(o, "hybrid_time", json_object_new_uint64(hlc_last(&d->store.clock)));
+	jtime_add(o, NULL, hlc_last(&d->store.clock)); /* the clock: last time handed out */
 	rc = srv_send_json(fd, o);
 	json_object_put(o);
 	return rc;

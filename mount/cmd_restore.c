@@ -5,6 +5,7 @@
 #include "snapfs.h"
 
 #include "fsutil.h"
+#include "jtime.h"
 #include "restore.h"
 #include "snap.h"
 
@@ -15,59 +16,40 @@
 #include <string.h>
 #include <sys/stat.h>
 
+static const char *jget(json_object *x, const char *key)
+{
+	json_object *v = json_object_object_get(x, key);
+
+	return v ? json_object_get_string(v) : "-";
+}
+
 static int print_restores(void *arg, json_object *arr)
 {
 	const struct cli_opts *o = arg;
 	size_t n = json_object_array_length(arr);
 
 	if (o->json)
-		return cli_print_json_lines(arr);
+		return cli_print_json(arr) ? EXIT_INTERNAL : 0;
 	printf("%-27s  %-11s  %-32s  %-12s  %-27s  %s\n", "WHEN", "SOURCE", "SNAPSHOT", "KEYSPACE",
 	       "CUT", "RESULT");
 	for (size_t i = 0; i < n; i++) {
 		json_object *r = json_object_array_get_idx(arr, i);
 
-		printf("%-27s  %-11s  %-32s  %-12s  %-27s  %s\n",
-		       json_object_get_string(json_object_object_get(r, "time")),
-		       json_object_get_string(json_object_object_get(r, "source")),
-		       json_object_get_string(json_object_object_get(r, "snapshot_id")),
-		       json_object_get_string(json_object_object_get(r, "keyspace")),
-		       json_object_get_string(json_object_object_get(r, "cut_time")),
-		       json_object_get_string(json_object_object_get(r, "result")));
+		printf("%-27s  %-11s  %-32s  %-12s  %-27s  %s\n", jget(r, "time"),
+		       jget(r, "source"), jget(r, "snapshot_id"), jget(r, "keyspace"),
+		       jget(r, "cut_time"), jget(r, "result"));
 	}
 	return 0;
 }
 
-int cmd_restore(int argc, char **argv)
+int cmd_restore_list(struct cli_opts *o)
 {
-	struct cli_opts o;
 	struct ctl_msg req;
-	struct cli_reply r = {.on_json = print_restores};
-	const char *sub = argc > 1 ? argv[1] : "";
-	int rc;
+	struct cli_reply r = {.on_json = print_restores, .arg = o};
 
-	if (!strcmp(sub, "list")) {
-		rc = cli_parse(argc - 1, argv + 1, "data json", 0, 0, &o);
-		if (rc)
-			return rc;
-		ctl_msg_init(&req, CTL_REQ);
-		ctl_adds(&req, "verb", "restore.list");
-		r.arg = &o;
-		rc = cli_call(o.data, &req, &r);
-		cli_opts_release(&o);
-		return rc;
-	}
-	rc = cli_parse(argc, argv, "data to", 1, 1, &o);
-	if (rc)
-		return rc;
-	if (!o.to) {
-		cli_opts_release(&o);
-		return cli_error(-EINVAL,
-				 "restore: expected 'restore list' or 'restore --to TIME KS'");
-	}
-	rc = cmd_restore_to(&o);
-	cli_opts_release(&o);
-	return rc;
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "restore.list");
+	return cli_call(o->data, &req, &r);
 }
 
 int srv_restore_list(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
@@ -75,18 +57,8 @@ int srv_restore_list(struct daemon *d, const struct ctl_msg *req, int fd, struct
 	json_object *arr = NULL;
 	int rc = restore_list(&d->store.cat, &arr, e);
 
-	if (!rc) {
-		/* the key holds the time of the restore: give it a readable form */
-		for (size_t i = 0; i < json_object_array_length(arr); i++) {
-			json_object *r = json_object_array_get_idx(arr, i), *v;
-			char when[40] = "";
-
-			if (json_object_object_get_ex(r, "restored_us", &v))
-				hlc_format_rfc3339(json_object_get_int64(v), 0, when, sizeof(when));
-			json_object_object_add(r, "time", json_object_new_string(when));
-		}
+	if (!rc)
 		rc = srv_send_json(fd, arr);
-	}
 	json_object_put(arr);
 	return rc;
 }
@@ -107,18 +79,71 @@ int srv_snapshot_restore(struct daemon *d, const struct ctl_msg *req, int fd, st
 	return rc;
 }
 
-int cmd_verify(int argc, char **argv)
+/* verify DIR: the path must be a directory; then every check of a marker
+ * restore, reporting each bad file. */
+static int verify_json(const char *root, int rc, const struct manifest *m,
+		       const struct verify_report *r)
 {
-	struct cli_opts o;
-	struct manifest m;
-	struct errbuf e;
-	int rc = cli_parse(argc, argv, "json", 1, 1, &o);
+	json_object *o = json_object_new_object(), *bad = json_object_new_array();
+	size_t files = 0;
+	int prc;
 
-	if (rc)
-		return rc;
-	rc = restore_verify(o.pos[0], &m, &e);
-	if (rc) {
-		rc = cli_error(rc, "verify '%s': %s", o.pos[0], e.msg);
+	for (size_t i = 0; !rc && i < m->ntables; i++)
+		for (size_t j = 0; j < m->tables[i].ntablets; j++)
+			files += m->tables[i].tablets[j].nfiles;
+	json_object_object_add(o, "path", json_object_new_string(root));
+	json_object_object_add(o, "ok", json_object_new_boolean(!rc));
+	json_object_object_add(o, "snapshot_id", rc ? NULL : json_object_new_string(m->id));
+	json_object_object_add(o, "keyspace", rc ? NULL : json_object_new_string(m->keyspace));
+	jtime_add(o, NULL, rc ? 0 : m->hybrid_time);
+	json_object_object_add(o, "tables", rc ? NULL : json_object_new_int64((int64_t)m->ntables));
+	json_object_object_add(o, "files", rc ? NULL : json_object_new_int64((int64_t)files));
+	for (size_t i = 0; i < r->n; i++) {
+		json_object *f = json_object_new_object();
+
+		json_object_object_add(f, "path", json_object_new_string(r->v[i].path));
+		json_object_object_add(f, "message", json_object_new_string(r->v[i].msg));
+		json_object_array_add(bad, f);
+	}
+	json_object_object_add(o, "bad_files", bad);
+	json_object_object_add(o, "more_bad_files", json_object_new_int64((int64_t)r->more));
+	prc = cli_print_json(o);
+	json_object_put(o);
+	return prc;
+}
+
+int cmd_verify(struct cli_opts *o)
+{
+	const char *root = o->pos[0];
+	struct verify_report r = {0};
+	struct manifest m = {0};
+	struct errbuf e;
+	struct stat st;
+	int rc;
+
+	if (stat(root, &st) != 0)
+		return cli_error(
+		    errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno, "verify '%s': %s", root,
+		    errno == ENOENT || errno == ENOTDIR ? "not found" : strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return cli_error(-EBADMSG,
+				 "verify '%s': not a directory (a backup tree is the directory "
+				 "holding SNAPSHOT.json and SHA256SUMS)",
+				 root);
+	rc = restore_verify_report(root, &m, &r, &e);
+	if (o->json) {
+		if (verify_json(root, rc, &m, &r))
+			rc = rc ? rc : -EIO;
+	} else if (rc) {
+		for (size_t i = 0; i < r.n; i++)
+			fprintf(stderr, "snapfs: error: verify '%s': %s\n", root, r.v[i].msg);
+		if (r.more)
+			fprintf(stderr, "snapfs: error: verify '%s': %zu more bad files\n", root,
+				r.more);
+		if (!r.n)
+			fprintf(stderr, "snapfs: error: verify '%s': %s\n", root, e.msg);
+		fprintf(stderr, "snapfs: error: verify '%s': not a good backup (%zu bad)\n", root,
+			r.n + r.more);
 	} else {
 		size_t files = 0;
 
@@ -127,11 +152,12 @@ int cmd_verify(int argc, char **argv)
 				files += m.tables[i].tablets[j].nfiles;
 		printf("snapfs: '%s' is a good backup: snapshot %s of keyspace '%s', %zu tables, "
 		       "%zu files\n",
-		       o.pos[0], m.id, m.keyspace, m.ntables, files);
-		manifest_release(&m);
+		       root, m.id, m.keyspace, m.ntables, files);
 	}
-	cli_opts_release(&o);
-	return rc;
+	if (!rc)
+		manifest_release(&m);
+	verify_report_release(&r);
+	return errbuf_exit_code(rc);
 }
 
 static int dump_row(void *arg, const char *k, size_t kl, const char *v, size_t vl)
@@ -154,23 +180,16 @@ static int dump_row(void *arg, const char *k, size_t kl, const char *v, size_t v
 /* Reads one table of a snapshot tree (a backup, the mount, or
  * DATA/snapshots/<id> with its checkpoints beside the tablets) at its cut,
  * straight from the files. */
-int cmd_dump(int argc, char **argv)
+int cmd_dump(struct cli_opts *o)
 {
-	struct cli_opts o;
 	struct manifest m = {0};
 	struct errbuf e;
 	char *json = NULL, *jpath, ks[65], name[65];
 	struct tablet *tabs = NULL, **ptrs = NULL;
 	size_t len, n = 0;
-	int rc = cli_parse(argc, argv, "table hex", 1, 1, &o), have_m = 0;
+	int rc = 0, have_m = 0;
 
-	if (rc)
-		return rc;
-	if (!o.table) {
-		cli_opts_release(&o);
-		return cli_error(-EINVAL, "dump: --table KS.TABLE is required");
-	}
-	jpath = fs_path("%s/SNAPSHOT.json", o.pos[0]);
+	jpath = fs_path("%s/SNAPSHOT.json", o->pos[0]);
 	rc = fs_read_all(jpath, MANIFEST_MAX_JSON, &json, &len);
 	if (rc) {
 		rc = cli_error(rc, "dump: '%s': %s", jpath, strerror(-rc));
@@ -182,7 +201,7 @@ int cmd_dump(int argc, char **argv)
 		goto out;
 	}
 	have_m = 1;
-	rc = store_split_name(o.table, ks, name, &e);
+	rc = store_split_name(o->table, ks, name, &e);
 	if (rc) {
 		rc = cli_error(rc, "%s", e.msg);
 		goto out;
@@ -196,14 +215,14 @@ int cmd_dump(int argc, char **argv)
 		ptrs = xcalloc(t->ntablets, sizeof(*ptrs));
 		for (size_t j = 0; j < t->ntablets && !rc; j++) {
 			char *rel = manifest_tablet_dir(&m, t, &t->tablets[j]);
-			char *dir = fs_path("%s/%s", o.pos[0], rel);
+			char *dir = fs_path("%s/%s", o->pos[0], rel);
 			struct stat st;
 
 			if (stat(dir, &st) != 0) {
 				/* DATA/snapshots/<id>: the checkpoints live beside the tablets */
 				free(dir);
 				dir = fs_path("%s/../../tablets/table-%s/tablet-%s.snapshots/%s",
-					      o.pos[0], t->id, t->tablets[j].id, m.id);
+					      o->pos[0], t->id, t->tablets[j].id, m.id);
 			}
 			rc = tablet_open(&tabs[j], dir, 0, 1, &e);
 			if (rc)
@@ -214,14 +233,14 @@ int cmd_dump(int argc, char **argv)
 			free(rel);
 		}
 		if (!rc) {
-			rc = tablets_scan(ptrs, (unsigned)n, NULL, 0, 0, m.hybrid_time, dump_row,
-					  &o, &e);
+			rc = tablets_scan(ptrs, (unsigned)n, NULL, 0, 0, m.hybrid_time, dump_row, o,
+					  &e);
 			if (rc)
 				rc = cli_error(rc, "dump: %s", e.msg);
 		}
 		goto out;
 	}
-	rc = cli_error(-ENOENT, "dump: table '%s': not in snapshot '%s'", o.table, m.id);
+	rc = cli_error(-ENOENT, "dump: table '%s': not in snapshot '%s'", o->table, m.id);
 out:
 	for (size_t j = 0; j < n; j++)
 		tablet_close(&tabs[j]);
@@ -231,6 +250,5 @@ out:
 		manifest_release(&m);
 	free(json);
 	free(jpath);
-	cli_opts_release(&o);
 	return rc;
 }

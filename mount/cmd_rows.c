@@ -1,11 +1,18 @@
 /*
  * cmd_rows: put, get, del, scan, load — the row verbs, both ends. Reads take
- * --at TIME (parsed here, sent as a hybrid time) or --snapshot ID (read from
- * that snapshot's checkpoints at its cut, by the snapshot module).
+ * --at TIME (parsed by the command line, sent as a hybrid time) or
+ * --snapshot ID (read from that snapshot's checkpoints at its cut, by the
+ * snapshot module).
+ *
+ * scan --json streams one JSON array: "[" before the first row (or at the
+ * end when there is none), one object per row, "]" once the daemon says
+ * the scan is complete. A scan that fails midway leaves the array open, so
+ * a JSON parser fails too instead of taking part of a table for all of it.
  */
 #include "snapfs.h"
 
 #include "fsutil.h"
+#include "parse.h"
 #include "snap.h"
 
 #include <errno.h>
@@ -16,59 +23,43 @@
 #include <unistd.h>
 
 /* Adds "at" or "snapshot" to a read request. */
-static int add_read_time(struct ctl_msg *req, const struct cli_opts *o, char *buf, size_t len)
+static void add_read_time(struct ctl_msg *req, const struct cli_opts *o, char *buf, size_t len)
 {
-	struct errbuf e;
-	uint64_t ht;
-
 	if (o->snapshot)
-		return ctl_adds(req, "snapshot", o->snapshot);
-	if (!o->at)
-		return 0;
-	if (hlc_parse_time(o->at, hlc_wall_us(), &ht, &e))
-		return cli_error(-EINVAL, "%s", e.msg);
-	snprintf(buf, len, "%" PRIu64, ht);
-	return ctl_adds(req, "at", buf);
+		ctl_adds(req, "snapshot", o->snapshot);
+	if (!o->at.text)
+		return;
+	snprintf(buf, len, "%" PRIu64, o->at.ht);
+	ctl_adds(req, "at", buf);
 }
 
-int cmd_put(int argc, char **argv)
+int cmd_put(struct cli_opts *o)
 {
-	struct cli_opts o;
 	struct ctl_msg req;
-	int rc = cli_parse(argc, argv, "data", 3, 3, &o);
 
-	if (rc)
-		return rc;
 	ctl_msg_init(&req, CTL_REQ);
 	ctl_adds(&req, "verb", "put");
-	ctl_adds(&req, "table", o.pos[0]);
-	ctl_adds(&req, "key", o.pos[1]);
-	ctl_adds(&req, "value", o.pos[2]);
-	rc = cli_call(o.data, &req, NULL);
-	cli_opts_release(&o);
-	return rc;
+	ctl_adds(&req, "table", o->pos[0]);
+	ctl_adds(&req, "key", o->pos[1]);
+	ctl_adds(&req, "value", o->pos[2]);
+	return cli_call(o->data, &req, NULL);
 }
 
-int cmd_del(int argc, char **argv)
+int cmd_del(struct cli_opts *o)
 {
-	struct cli_opts o;
 	struct ctl_msg req;
-	int rc = cli_parse(argc, argv, "data", 2, 2, &o);
 
-	if (rc)
-		return rc;
 	ctl_msg_init(&req, CTL_REQ);
 	ctl_adds(&req, "verb", "del");
-	ctl_adds(&req, "table", o.pos[0]);
-	ctl_adds(&req, "key", o.pos[1]);
-	rc = cli_call(o.data, &req, NULL);
-	cli_opts_release(&o);
-	return rc;
+	ctl_adds(&req, "table", o->pos[0]);
+	ctl_adds(&req, "key", o->pos[1]);
+	return cli_call(o->data, &req, NULL);
 }
 
 struct row_print {
 	const struct cli_opts *o;
 	int value_only;
+	size_t rows; /* printed so far */
 };
 
 static int print_row(void *arg, const char *k, uint32_t kl, const char *v, uint32_t vl)
@@ -86,10 +77,15 @@ static int print_row(void *arg, const char *k, uint32_t kl, const char *v, uint3
 
 		json_object_object_add(j, "key", json_object_new_string(ks));
 		json_object_object_add(j, "value", json_object_new_string(vs));
-		fputs(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN), stdout);
+		fputs(p->rows ? ",\n" : "[\n", stdout);
+		fputs(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+							    JSON_C_TO_STRING_NOSLASHESCAPE),
+		      stdout);
 		json_object_put(j);
 		free(ks);
 		free(vs);
+		p->rows++;
+		return ferror(stdout) ? -ECANCELED : 0;
 	} else {
 		if (p->o->hex)
 			cli_put_hex(stdout, k, kl);
@@ -102,55 +98,49 @@ static int print_row(void *arg, const char *k, uint32_t kl, const char *v, uint3
 			cli_put_escaped(stdout, v, vl);
 	}
 	fputc('\n', stdout);
+	p->rows++;
 	return ferror(stdout) ? -ECANCELED : 0;
 }
 
-int cmd_get(int argc, char **argv)
+int cmd_get(struct cli_opts *o)
 {
-	struct cli_opts o;
 	struct ctl_msg req;
-	struct row_print p = {.value_only = 1};
+	struct row_print p = {.o = o, .value_only = 1};
 	struct cli_reply r = {.on_row = print_row, .arg = &p};
 	char at[24];
-	int rc = cli_parse(argc, argv, "data at snapshot hex", 2, 2, &o);
 
-	if (rc)
-		return rc;
-	p.o = &o;
 	ctl_msg_init(&req, CTL_REQ);
 	ctl_adds(&req, "verb", "get");
-	ctl_adds(&req, "table", o.pos[0]);
-	ctl_adds(&req, "key", o.pos[1]);
-	rc = add_read_time(&req, &o, at, sizeof(at));
-	if (!rc)
-		rc = cli_call(o.data, &req, &r);
-	cli_opts_release(&o);
-	return rc;
+	ctl_adds(&req, "table", o->pos[0]);
+	ctl_adds(&req, "key", o->pos[1]);
+	add_read_time(&req, o, at, sizeof(at));
+	return cli_call(o->data, &req, &r);
 }
 
-int cmd_scan(int argc, char **argv)
+int cmd_scan(struct cli_opts *o)
 {
-	struct cli_opts o;
 	struct ctl_msg req;
-	struct row_print p = {0};
+	struct row_print p = {.o = o};
 	struct cli_reply r = {.on_row = print_row, .arg = &p};
 	char at[24], limit[24];
-	int rc = cli_parse(argc, argv, "data prefix limit at snapshot json hex", 1, 1, &o);
+	int rc;
 
-	if (rc)
-		return rc;
-	p.o = &o;
 	ctl_msg_init(&req, CTL_REQ);
 	ctl_adds(&req, "verb", "scan");
-	ctl_adds(&req, "table", o.pos[0]);
-	if (o.prefix)
-		ctl_adds(&req, "prefix", o.prefix);
-	snprintf(limit, sizeof(limit), "%" PRIu64, o.limit);
-	ctl_adds(&req, "limit", limit);
-	rc = add_read_time(&req, &o, at, sizeof(at));
-	if (!rc)
-		rc = cli_call(o.data, &req, &r);
-	cli_opts_release(&o);
+	ctl_adds(&req, "table", o->pos[0]);
+	if (o->prefix)
+		ctl_adds(&req, "prefix", o->prefix);
+	if (o->limit) {
+		snprintf(limit, sizeof(limit), "%" PRIu64, o->limit);
+		ctl_adds(&req, "limit", limit);
+	}
+	add_read_time(&req, o, at, sizeof(at));
+	rc = cli_call(o->data, &req, &r);
+	if (rc == EXIT_OK && o->json) {
+		fputs(p.rows ? "\n]\n" : "[]\n", stdout);
+		if (fflush(stdout))
+			rc = EXIT_INTERNAL;
+	}
 	return rc;
 }
 
@@ -162,35 +152,27 @@ static int print_progress(void *arg, uint64_t done, uint64_t total)
 	return 0;
 }
 
-int cmd_load(int argc, char **argv)
+int cmd_load(struct cli_opts *o)
 {
-	struct cli_opts o;
 	struct ctl_msg req;
 	struct cli_reply r = {.on_progress = print_progress};
 	char rows[24], vsize[24], seed[24];
-	int rc = cli_parse(argc, argv, "data rows value-size seed", 1, 1, &o);
+	int rc;
 
-	if (rc)
-		return rc;
-	if (!o.rows) {
-		cli_opts_release(&o);
-		return cli_error(-EINVAL, "load: --rows N is required (N > 0)");
-	}
-	snprintf(rows, sizeof(rows), "%" PRIu64, o.rows);
-	snprintf(vsize, sizeof(vsize), "%" PRIu64, o.value_size ? o.value_size : 100);
-	snprintf(seed, sizeof(seed), "%" PRIu64, o.seed);
+	snprintf(rows, sizeof(rows), "%" PRIu64, o->rows);
+	snprintf(vsize, sizeof(vsize), "%" PRIu64, o->value_size);
+	snprintf(seed, sizeof(seed), "%" PRIu64, o->seed);
 	ctl_msg_init(&req, CTL_REQ);
 	ctl_adds(&req, "verb", "load");
-	ctl_adds(&req, "table", o.pos[0]);
+	ctl_adds(&req, "table", o->pos[0]);
 	ctl_adds(&req, "rows", rows);
 	ctl_adds(&req, "value_size", vsize);
 	ctl_adds(&req, "seed", seed);
-	rc = cli_call(o.data, &req, &r);
+	rc = cli_call(o->data, &req, &r);
 	if (isatty(STDERR_FILENO))
 		fputc('\n', stderr);
 	if (rc == EXIT_OK)
-		printf("snapfs: loaded %" PRIu64 " rows into '%s'\n", o.rows, o.pos[0]);
-	cli_opts_release(&o);
+		printf("snapfs: loaded %" PRIu64 " rows into '%s'\n", o->rows, o->pos[0]);
 	return rc;
 }
 
@@ -336,8 +318,8 @@ int srv_load(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf 
 	int rc = srv_arg(req, "table", &table, e);
 
 	if (!rc)
-		rc = srv_arg_u64(req, "rows", &rows, e);
-	if (!rc && srv_arg_u64(req, "value_size", &vsize, e) == -EINVAL)
+		rc = srv_arg_num(req, "rows", 1, SNAPFS_LOAD_ROWS_MAX, &rows, e);
+	if (!rc && srv_arg_num(req, "value_size", 0, VALUE_MAX, &vsize, e) == -EINVAL)
 		rc = -EINVAL;
 	if (!rc && srv_arg_u64(req, "seed", &seed, e) == -EINVAL)
 		rc = -EINVAL;

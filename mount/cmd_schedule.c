@@ -13,136 +13,114 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int print_lines(void *arg, json_object *arr)
+static const char *jget(json_object *x, const char *key)
+{
+	json_object *v = json_object_object_get(x, key);
+
+	return v ? json_object_get_string(v) : "-";
+}
+
+static int print_schedules(void *arg, json_object *arr)
 {
 	const struct cli_opts *o = arg;
-	size_t n = json_object_array_length(arr);
 
 	if (o->json)
-		return cli_print_json_lines(arr);
-	for (size_t i = 0; i < n; i++) {
+		return cli_print_json(arr) ? EXIT_INTERNAL : 0;
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *x = json_object_array_get_idx(arr, i);
 
-		if (json_object_object_get(x, "interval"))
-			printf("%-32s  %-12s  every %-6s  keep %s\n",
-			       json_object_get_string(json_object_object_get(x, "id")),
-			       json_object_get_string(json_object_object_get(x, "keyspace")),
-			       json_object_get_string(json_object_object_get(x, "interval")),
-			       json_object_get_string(json_object_object_get(x, "retention")));
-		else
-			printf("%-12s  %s .. %s  (schedule %s, %d snapshots)\n",
-			       json_object_get_string(json_object_object_get(x, "keyspace")),
-			       json_object_get_string(json_object_object_get(x, "earliest")),
-			       json_object_get_string(json_object_object_get(x, "latest")),
-			       json_object_get_string(json_object_object_get(x, "schedule_id")),
-			       json_object_get_int(json_object_object_get(x, "snapshots")));
+		printf("%-32s  %-12s  every %-6s  keep %s\n", jget(x, "id"), jget(x, "keyspace"),
+		       jget(x, "interval"), jget(x, "retention"));
+	}
+	return 0;
+}
+
+static int print_points(void *arg, json_object *arr)
+{
+	const struct cli_opts *o = arg;
+
+	if (o->json)
+		return cli_print_json(arr) ? EXIT_INTERNAL : 0;
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *x = json_object_array_get_idx(arr, i);
+
+		printf("%-12s  %s .. %s  (schedule %s, %d snapshots)\n", jget(x, "keyspace"),
+		       jget(x, "earliest_time"), jget(x, "latest_time"), jget(x, "schedule_id"),
+		       json_object_get_int(json_object_object_get(x, "snapshots")));
 	}
 	return 0;
 }
 
 static int print_id(void *arg, json_object *o)
 {
-	puts(json_object_get_string(json_object_object_get(o, "id")));
+	puts(jget(o, "id"));
 	return 0;
 }
 
-int cmd_schedule(int argc, char **argv)
+int cmd_schedule_create(struct cli_opts *o)
 {
-	struct cli_opts o;
 	struct ctl_msg req;
-	struct cli_reply r = {.on_json = print_lines};
-	const char *sub = argc > 1 ? argv[1] : "";
+	struct cli_reply r = {.on_json = print_id};
 	char iv[24], rt[24];
-	int64_t ius, rus;
-	struct errbuf e;
+
+	snprintf(iv, sizeof(iv), "%" PRId64, o->interval.us);
+	snprintf(rt, sizeof(rt), "%" PRId64, o->retention.us);
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "schedule.create");
+	ctl_adds(&req, "keyspace", o->pos[0]);
+	ctl_adds(&req, "interval_us", iv);
+	ctl_adds(&req, "retention_us", rt);
+	return cli_call(o->data, &req, &r);
+}
+
+int cmd_schedule_list(struct cli_opts *o)
+{
+	struct ctl_msg req;
+	struct cli_reply r = {.on_json = print_schedules, .arg = o};
+
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "schedule.list");
+	return cli_call(o->data, &req, &r);
+}
+
+int cmd_schedule_delete(struct cli_opts *o)
+{
+	struct ctl_msg req;
 	int rc;
 
 	ctl_msg_init(&req, CTL_REQ);
-	if (!strcmp(sub, "create")) {
-		rc = cli_parse(argc - 1, argv + 1, "data interval retention", 1, 1, &o);
-		if (rc)
-			return rc;
-		if (!o.interval || !o.retention) {
-			cli_opts_release(&o);
-			return cli_error(-EINVAL,
-					 "schedule create: --interval DUR and --retention DUR "
-					 "are required");
-		}
-		if (hlc_parse_duration(o.interval, &ius, &e) ||
-		    hlc_parse_duration(o.retention, &rus, &e)) {
-			cli_opts_release(&o);
-			return cli_error(-EINVAL, "%s", e.msg);
-		}
-		snprintf(iv, sizeof(iv), "%" PRId64, ius);
-		snprintf(rt, sizeof(rt), "%" PRId64, rus);
-		ctl_adds(&req, "verb", "schedule.create");
-		ctl_adds(&req, "keyspace", o.pos[0]);
-		ctl_adds(&req, "interval_us", iv);
-		ctl_adds(&req, "retention_us", rt);
-		r.on_json = print_id;
-	} else if (!strcmp(sub, "list")) {
-		rc = cli_parse(argc - 1, argv + 1, "data json", 0, 0, &o);
-		if (rc)
-			return rc;
-		ctl_adds(&req, "verb", "schedule.list");
-	} else if (!strcmp(sub, "delete")) {
-		rc = cli_parse(argc - 1, argv + 1, "data", 1, 1, &o);
-		if (rc)
-			return rc;
-		ctl_adds(&req, "verb", "schedule.delete");
-		ctl_adds(&req, "id", o.pos[0]);
-	} else {
-		return cli_error(-EINVAL,
-				 "schedule: sub-command '%s' unknown (create, list, delete)", sub);
-	}
-	r.arg = &o;
-	rc = cli_call(o.data, &req, &r);
-	if (rc == EXIT_OK && !strcmp(sub, "delete"))
-		printf("snapfs: schedule '%s' deleted\n", o.pos[0]);
-	cli_opts_release(&o);
+	ctl_adds(&req, "verb", "schedule.delete");
+	ctl_adds(&req, "id", o->pos[0]);
+	rc = cli_call(o->data, &req, NULL);
+	if (rc == EXIT_OK)
+		printf("snapfs: schedule '%s' deleted\n", o->pos[0]);
 	return rc;
 }
 
-int cmd_restore_point(int argc, char **argv)
+int cmd_restore_point_list(struct cli_opts *o)
 {
-	struct cli_opts o;
 	struct ctl_msg req;
-	struct cli_reply r = {.on_json = print_lines};
-	const char *sub = argc > 1 ? argv[1] : "";
-	int rc;
+	struct cli_reply r = {.on_json = print_points, .arg = o};
 
-	if (strcmp(sub, "list"))
-		return cli_error(-EINVAL, "restore-point: sub-command '%s' unknown (list)", sub);
-	rc = cli_parse(argc - 1, argv + 1, "data json", 0, 0, &o);
-	if (rc)
-		return rc;
 	ctl_msg_init(&req, CTL_REQ);
 	ctl_adds(&req, "verb", "restorepoint.list");
-	r.arg = &o;
-	rc = cli_call(o.data, &req, &r);
-	cli_opts_release(&o);
-	return rc;
+	return cli_call(o->data, &req, &r);
 }
 
-/* restore --to TIME KS (called by cmd_restore). */
 int cmd_restore_to(struct cli_opts *o)
 {
 	struct ctl_msg req;
-	struct errbuf e;
-	uint64_t ht;
 	char buf[24];
 	int rc;
 
-	if (hlc_parse_time(o->to, hlc_wall_us(), &ht, &e))
-		return cli_error(-EINVAL, "%s", e.msg);
-	snprintf(buf, sizeof(buf), "%" PRIu64, ht);
+	snprintf(buf, sizeof(buf), "%" PRIu64, o->to.ht);
 	ctl_msg_init(&req, CTL_REQ);
 	ctl_adds(&req, "verb", "restore.to");
 	ctl_adds(&req, "keyspace", o->pos[0]);
 	ctl_adds(&req, "at", buf);
 	rc = cli_call(o->data, &req, NULL);
 	if (rc == EXIT_OK)
-		printf("snapfs: keyspace '%s' restored to %s\n", o->pos[0], o->to);
+		printf("snapfs: keyspace '%s' restored to %s\n", o->pos[0], o->to.text);
 	return rc;
 }
 

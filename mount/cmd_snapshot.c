@@ -1,5 +1,6 @@
 /*
- * cmd_snapshot: snapshot create | list | delete | export, both ends.
+ * cmd_snapshot: snapshot create | list | delete | export | restore, both
+ * ends (the handler of restore is in cmd_restore.c).
  */
 #include "snapfs.h"
 
@@ -25,13 +26,20 @@ static void human_bytes(uint64_t b, char *buf, size_t len)
 	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
+static const char *str_or_dash(json_object *o, const char *key)
+{
+	json_object *v = json_object_object_get(o, key);
+
+	return v ? json_object_get_string(v) : "-";
+}
+
 static int print_list(void *arg, json_object *arr)
 {
 	const struct cli_opts *o = arg;
 	size_t n = json_object_array_length(arr);
 
 	if (o->json)
-		return cli_print_json_lines(arr);
+		return cli_print_json(arr) ? EXIT_INTERNAL : 0;
 	printf("%-32s  %-9s  %-27s  %-12s  %10s  %s\n", "ID", "STATE", "TIME", "KEYSPACE", "BYTES",
 	       "TABLES");
 	for (size_t i = 0; i < n; i++) {
@@ -40,10 +48,10 @@ static int print_list(void *arg, json_object *arr)
 
 		json_object_object_get_ex(s, "bytes", &v);
 		human_bytes(json_object_get_uint64(v), bytes, sizeof(bytes));
-		printf("%-32s", json_object_get_string(json_object_object_get(s, "id")));
-		printf("  %-9s", json_object_get_string(json_object_object_get(s, "state")));
-		printf("  %-27s", json_object_get_string(json_object_object_get(s, "time")));
-		printf("  %-12s", json_object_get_string(json_object_object_get(s, "keyspace")));
+		printf("%-32s", str_or_dash(s, "id"));
+		printf("  %-9s", str_or_dash(s, "state"));
+		printf("  %-27s", str_or_dash(s, "time"));
+		printf("  %-12s", str_or_dash(s, "keyspace"));
 		printf("  %10s  ", bytes);
 		tabs = json_object_object_get(s, "tables");
 		for (size_t j = 0; j < json_object_array_length(tabs); j++)
@@ -68,6 +76,7 @@ static int write_export(void *arg, json_object *o)
 	const char *file = arg;
 	json_object *v;
 	const char *text;
+	int rc;
 
 	if (!json_object_object_get_ex(o, "snapshot_json", &v))
 		return -EBADMSG;
@@ -76,74 +85,82 @@ static int write_export(void *arg, json_object *o)
 		fputs(text, stdout);
 		return 0;
 	}
-	if (fs_write_atomic(file, text, strlen(text), 0644)) {
-		cli_error(-EIO, "export file '%s': cannot write", file);
-		return -ECANCELED;
-	}
+	rc = fs_write_atomic(file, text, strlen(text), 0644);
+	if (rc == -ENOENT)
+		return cli_error(rc, "export file '%s': its directory does not exist", file);
+	if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
+		return cli_error(-EPERM, "export file '%s': %s", file, strerror(-rc));
+	if (rc)
+		return cli_error(rc, "export file '%s': %s", file, strerror(-rc));
 	return 0;
 }
 
-int cmd_snapshot(int argc, char **argv)
+int cmd_snapshot_create(struct cli_opts *o)
 {
-	struct cli_opts o;
 	struct ctl_msg req;
-	struct cli_reply r = {0};
-	const char *sub = argc > 1 ? argv[1] : "";
+	struct cli_reply r = {.on_json = print_id};
+
+	if (o->npos - 1 > CTL_MAX_FIELDS - 2)
+		return cli_error(-EINVAL, "snapshot create: %d tables: at most %d in one request",
+				 o->npos - 1, CTL_MAX_FIELDS - 2);
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "snapshot.create");
+	ctl_adds(&req, "keyspace", o->pos[0]);
+	for (int i = 1; i < o->npos; i++)
+		ctl_adds(&req, "table", o->pos[i]);
+	return cli_call(o->data, &req, &r);
+}
+
+int cmd_snapshot_list(struct cli_opts *o)
+{
+	struct ctl_msg req;
+	struct cli_reply r = {.on_json = print_list, .arg = o};
+
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "snapshot.list");
+	return cli_call(o->data, &req, &r);
+}
+
+int cmd_snapshot_delete(struct cli_opts *o)
+{
+	struct ctl_msg req;
 	int rc;
 
 	ctl_msg_init(&req, CTL_REQ);
-	if (!strcmp(sub, "create")) {
-		rc = cli_parse(argc - 1, argv + 1, "data", 1, CTL_MAX_FIELDS - 2, &o);
-		if (rc)
-			return rc;
-		ctl_adds(&req, "verb", "snapshot.create");
-		ctl_adds(&req, "keyspace", o.pos[0]);
-		for (int i = 1; i < o.npos; i++)
-			ctl_adds(&req, "table", o.pos[i]);
-		r.on_json = print_id;
-	} else if (!strcmp(sub, "list")) {
-		rc = cli_parse(argc - 1, argv + 1, "data json", 0, 0, &o);
-		if (rc)
-			return rc;
-		ctl_adds(&req, "verb", "snapshot.list");
-		r.on_json = print_list;
-		r.arg = &o;
-	} else if (!strcmp(sub, "delete")) {
-		rc = cli_parse(argc - 1, argv + 1, "data", 1, 1, &o);
-		if (rc)
-			return rc;
-		ctl_adds(&req, "verb", "snapshot.delete");
-		ctl_adds(&req, "id", o.pos[0]);
-	} else if (!strcmp(sub, "export")) {
-		rc = cli_parse(argc - 1, argv + 1, "data", 2, 2, &o);
-		if (rc)
-			return rc;
-		ctl_adds(&req, "verb", "snapshot.export");
-		ctl_adds(&req, "id", o.pos[0]);
-		r.on_json = write_export;
-		r.arg = o.pos[1];
-	} else if (!strcmp(sub, "restore")) {
-		rc = cli_parse(argc - 1, argv + 1, "data table as", 1, 1, &o);
-		if (rc)
-			return rc;
-		ctl_adds(&req, "verb", "snapshot.restore");
-		ctl_adds(&req, "id", o.pos[0]);
-		if (o.table)
-			ctl_adds(&req, "table", o.table);
-		if (o.as)
-			ctl_adds(&req, "as", o.as);
-	} else {
-		return cli_error(
-		    -EINVAL,
-		    "snapshot: sub-command '%s' unknown (create, list, delete, export, restore)",
-		    sub);
-	}
-	rc = cli_call(o.data, &req, &r);
-	if (rc == EXIT_OK && !strcmp(sub, "delete"))
-		printf("snapfs: snapshot '%s' deleted\n", o.pos[0]);
-	if (rc == EXIT_OK && !strcmp(sub, "restore"))
-		printf("snapfs: snapshot '%s' restored\n", o.pos[0]);
-	cli_opts_release(&o);
+	ctl_adds(&req, "verb", "snapshot.delete");
+	ctl_adds(&req, "id", o->pos[0]);
+	rc = cli_call(o->data, &req, NULL);
+	if (rc == EXIT_OK)
+		printf("snapfs: snapshot '%s' deleted\n", o->pos[0]);
+	return rc;
+}
+
+int cmd_snapshot_export(struct cli_opts *o)
+{
+	struct ctl_msg req;
+	struct cli_reply r = {.on_json = write_export, .arg = o->pos[1]};
+
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "snapshot.export");
+	ctl_adds(&req, "id", o->pos[0]);
+	return cli_call(o->data, &req, &r);
+}
+
+int cmd_snapshot_restore(struct cli_opts *o)
+{
+	struct ctl_msg req;
+	int rc;
+
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "snapshot.restore");
+	ctl_adds(&req, "id", o->pos[0]);
+	if (o->table)
+		ctl_adds(&req, "table", o->table);
+	if (o->as)
+		ctl_adds(&req, "as", o->as);
+	rc = cli_call(o->data, &req, NULL);
+	if (rc == EXIT_OK)
+		printf("snapfs: snapshot '%s' restored\n", o->pos[0]);
 	return rc;
 }
 

@@ -4,6 +4,8 @@
 #include "snapfs.h"
 
 #include "fsutil.h"
+#include "parse.h"
+#include "partition.h"
 #include "schedule.h"
 
 #include <errno.h>
@@ -18,7 +20,7 @@ static int print_tables(void *arg, json_object *arr)
 	size_t n = json_object_array_length(arr);
 
 	if (o->json)
-		return cli_print_json_lines(arr);
+		return cli_print_json(arr) ? EXIT_INTERNAL : 0;
 	printf("%-32s  %-40s  %s\n", "ID", "TABLE", "TABLETS");
 	for (size_t i = 0; i < n; i++) {
 		json_object *t = json_object_array_get_idx(arr, i), *ks, *name, *id, *nt;
@@ -36,45 +38,44 @@ static int print_tables(void *arg, json_object *arr)
 	return 0;
 }
 
-int cmd_table(int argc, char **argv)
+int cmd_table_create(struct cli_opts *o)
 {
-	struct cli_opts o;
 	struct ctl_msg req;
-	struct cli_reply r = {.on_json = print_tables};
 	char n[24];
-	const char *sub = argc > 1 ? argv[1] : "";
+	int rc;
+
+	snprintf(n, sizeof(n), "%" PRIu64, o->tablets);
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "table.create");
+	ctl_adds(&req, "table", o->pos[0]);
+	ctl_adds(&req, "tablets", n);
+	rc = cli_call(o->data, &req, NULL);
+	if (rc == EXIT_OK)
+		printf("snapfs: table '%s' created\n", o->pos[0]);
+	return rc;
+}
+
+int cmd_table_list(struct cli_opts *o)
+{
+	struct ctl_msg req;
+	struct cli_reply r = {.on_json = print_tables, .arg = o};
+
+	ctl_msg_init(&req, CTL_REQ);
+	ctl_adds(&req, "verb", "table.list");
+	return cli_call(o->data, &req, &r);
+}
+
+int cmd_table_drop(struct cli_opts *o)
+{
+	struct ctl_msg req;
 	int rc;
 
 	ctl_msg_init(&req, CTL_REQ);
-	if (!strcmp(sub, "create")) {
-		rc = cli_parse(argc - 1, argv + 1, "data tablets", 1, 1, &o);
-		if (rc)
-			return rc;
-		snprintf(n, sizeof(n), "%" PRIu64, o.tablets ? o.tablets : 4);
-		ctl_adds(&req, "verb", "table.create");
-		ctl_adds(&req, "table", o.pos[0]);
-		ctl_adds(&req, "tablets", n);
-	} else if (!strcmp(sub, "list")) {
-		rc = cli_parse(argc - 1, argv + 1, "data json", 0, 0, &o);
-		if (rc)
-			return rc;
-		ctl_adds(&req, "verb", "table.list");
-	} else if (!strcmp(sub, "drop")) {
-		rc = cli_parse(argc - 1, argv + 1, "data", 1, 1, &o);
-		if (rc)
-			return rc;
-		ctl_adds(&req, "verb", "table.drop");
-		ctl_adds(&req, "table", o.pos[0]);
-	} else {
-		return cli_error(-EINVAL, "table: sub-command '%s' unknown (create, list, drop)",
-				 sub);
-	}
-	r.arg = &o;
-	rc = cli_call(o.data, &req, &r);
-	if (rc == EXIT_OK && strcmp(sub, "list"))
-		printf("snapfs: table '%s' %s\n", o.pos[0],
-		       !strcmp(sub, "create") ? "created" : "dropped");
-	cli_opts_release(&o);
+	ctl_adds(&req, "verb", "table.drop");
+	ctl_adds(&req, "table", o->pos[0]);
+	rc = cli_call(o->data, &req, NULL);
+	if (rc == EXIT_OK)
+		printf("snapfs: table '%s' dropped\n", o->pos[0]);
 	return rc;
 }
 
@@ -85,11 +86,9 @@ int srv_table_create(struct daemon *d, const struct ctl_msg *req, int fd, struct
 	int rc = srv_arg(req, "table", &table, e);
 
 	if (!rc)
-		rc = srv_arg_u64(req, "tablets", &n, e);
+		rc = srv_arg_num(req, "tablets", 1, PARTITION_MAX_TABLETS, &n, e);
 	if (rc == -ENOENT)
 		rc = 0;
-	if (!rc && n > 100000)
-		rc = err_set(e, -EINVAL, "table '%s': --tablets %" PRIu64 ": too many", table, n);
 	if (!rc)
 		rc = store_table_create(&d->store, table, (unsigned)n, e);
 	if (!rc)

@@ -13,6 +13,14 @@
  * requests until the peer closes. A malformed frame closes that connection
  * after an error reply; nothing a client sends reaches beyond its thread.
  *
+ * Logs: detached, stdout and stderr are DATA/snapfs.log (O_APPEND, so a
+ * copytruncate rotation works too); SIGHUP reopens it by name, so after a
+ * rename-style rotation the lines go to the new file, and never stops the
+ * daemon. In the foreground (systemd) they stay on stderr, for journald,
+ * and SIGHUP only says so. Under systemd (Type=notify,  set)
+ * the daemon says READY=1 once the socket answers and STOPPING=1 when the
+ * shut-down starts (notify.c).
+ *
  * Shut-down (SIGTERM, SIGINT, `snapfs stop`): stop accepting, shut every
  * client socket down and wait for their threads, unmount, flush and close
  * every RocksDB, remove the socket, release the lock.
@@ -384,11 +392,44 @@ static int wait_ready(int rfd, pid_t pid, const char *data)
 	return EXIT_OK;
 }
 
+/* Opens DATA/snapfs.log for appending: an fd, or -errno. */
+static int open_log(const char *data)
+{
+	char *log = fs_path("%s/snapfs.log", data);
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	free(log);
+	return fd < 0 ? -errno : fd;
+}
+
+/* SIGHUP: point stdout and stderr at DATA/snapfs.log again, by name (it
+ * was renamed or removed by a rotation). In the foreground, nothing to do. */
+static void reopen_log(struct daemon *d)
+{
+	int fd;
+
+	if (!d->detached) {
+		dlog("SIGHUP: logging to stderr, nothing to reopen");
+		return;
+	}
+	fd = open_log(d->data);
+	if (fd < 0) {
+		dlog("SIGHUP: cannot reopen '%s/snapfs.log': %s; logging on to the old file",
+		     d->data, strerror(-fd));
+		return;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	dlog("SIGHUP: log reopened");
+}
+
 static int detach(const char *data, int *notify_fd)
 {
 	int p[2];
 	pid_t pid;
-	char *log;
 	int fd;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -403,9 +444,7 @@ static int detach(const char *data, int *notify_fd)
 	}
 	close(p[0]);
 	setsid();
-	log = fs_path("%s/snapfs.log", data);
-	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	free(log);
+	fd = open_log(data);
 	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
@@ -438,10 +477,14 @@ static void serve_loop(struct daemon *d, int lfd, int sfd)
 		if (pf[1].revents) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				dlog("signal %d: shutting down", (int)si.ssi_signo);
-				return;
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				reopen_log(d);
+				continue;
 			}
+			dlog("signal %d: shutting down", (int)si.ssi_signo);
+			return;
 		}
 		if (pf[2].revents) {
 			dlog("stop requested: shutting down");
@@ -482,6 +525,7 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 			err_set(&e, rc, "serve: cannot detach: %s", strerror(-rc));
 			goto out;
 		}
+		d.detached = 1;
 	}
 	rc = lock_data(data, &lockfd, &e);
 	if (rc)
@@ -497,7 +541,7 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 		rc = err_set(&e, -errno, "serve: %s", strerror(errno));
 		goto out;
 	}
-	dlog("starting on '%s'", data);
+	dlog("snapfs %s starting on '%s'", snapfs_version_string(), data);
 	d.started_us = hlc_wall_us();
 	rc = daemon_startup_restore(&d, &e);
 	if (rc)
@@ -527,9 +571,11 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 	fflush(stdout);
 	notify(notify_fd, 0, "ok");
 	notify_fd = -1;
+	daemon_sd_notify("READY=1");
 	if (schedules_start(d.sched))
 		dlog("error: cannot start the schedule thread");
 	serve_loop(&d, lfd, sfd);
+	daemon_sd_notify("STOPPING=1");
 out:
 	if (lfd >= 0) {
 		close(lfd);

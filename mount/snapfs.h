@@ -1,8 +1,12 @@
 /*
- * snapfs.h: what the files of mount/ share. The executable is one table of
- * verbs (main.c); each verb group lives in one cmd_<group>.c holding both
- * ends of its verbs: the client (cmd_*: parses argv, sends one request,
- * prints the reply) and the daemon's handler (srv_*: runs inside serve).
+ * snapfs.h: what the files of mount/ share. The layers show in the names:
+ *   cli_*.c    the command line: the verb table (cli_verbs.c), its parser,
+ *              help, man page and completion (cli.h), the client plumbing
+ *   cmd_*.c    one verb group each, both ends of its verbs: the client
+ *              (cmd_*: gets the parsed command line, sends one request,
+ *              prints the reply) and the daemon's handler (srv_*: runs
+ *              inside serve)
+ *   daemon.c, ctl_proto.c, view_glue.c   the daemon, its protocol, the view
  */
 #ifndef SNAPFS_MOUNT_H
 #define SNAPFS_MOUNT_H
@@ -12,6 +16,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "cli.h"
 #include "ctl_proto.h"
 #include "errbuf.h"
 #include "log.h"
@@ -24,6 +29,7 @@ struct daemon {
 	char *data;
 	char *mountpoint; /* NULL without --mount */
 	int allow_other;
+	int detached; /* stdout and stderr are DATA/snapfs.log (reopened on SIGHUP) */
 	struct store store;
 	struct snapshots *snaps; /* the snapshot module, NULL until opened */
 	struct schedules *sched; /* schedules and restore points */
@@ -35,6 +41,10 @@ struct daemon {
 	unsigned nclients;   /* protected by clients_lock */
 	int client_fds[128]; /* protected by clients_lock; -1 = free */
 };
+
+/* Tells systemd about the daemon (sd_notify: "READY=1", "STOPPING=1")
+ * when it runs under a unit of Type=notify; a no-op otherwise (notify.c). */
+void daemon_sd_notify(const char *state);
 
 /* Asks the daemon to shut down (thread-safe, async-signal-safe). */
 void daemon_request_stop(struct daemon *d);
@@ -60,33 +70,29 @@ int srv_send_row(int fd, const char *key, size_t klen, const char *val, size_t v
 int srv_arg(const struct ctl_msg *req, const char *name, char **out, struct errbuf *e);
 /* An optional time argument "at" (hybrid time) or "snapshot" id. */
 int srv_arg_u64(const struct ctl_msg *req, const char *name, uint64_t *v, struct errbuf *e);
+/* A numeric argument within [min, max] (srv_args.c): 0, -ENOENT when absent
+ * (*v untouched), or -EINVAL with a message naming it. */
+int srv_arg_num(const struct ctl_msg *req, const char *name, uint64_t min, uint64_t max,
+		uint64_t *v, struct errbuf *e);
 
-/* ---- client side (cli.c) ---- */
+/* ---- client side (cli.c; the verb table and its parser: cli.h) ---- */
 
-/* Every flag of every verb; a verb says which ones it takes. */
-struct cli_opts {
-	char *data; /* absolute, malloc'ed: --data, $SNAPFS_DATA or ./snapfs-data */
-	const char *mount, *at, *snapshot, *prefix, *table, *as;
-	const char *interval, *retention, *to;
-	uint64_t limit, rows, seed, tablets, value_size;
-	int foreground, json, hex, allow_other;
-	int npos;
-	char **pos; /* positional arguments after the verb (and sub-verb) */
-};
+/* Bounds the command line and the daemon both apply (cli_verbs.c). */
+#define SNAPFS_LOAD_ROWS_MAX 1000000000ull /* load --rows */
 
-/* Parses argv[1..] with getopt_long. allowed: space-separated long option
- * names this verb takes; positional arguments must number min..max.
- * Returns 0, or the usage exit code after printing the error. */
-int cli_parse(int argc, char **argv, const char *allowed, int min, int max, struct cli_opts *o);
-void cli_opts_release(struct cli_opts *o);
-
-/* --data, else $SNAPFS_DATA, else ./snapfs-data; made absolute (malloc'ed). */
-char *cli_data_dir(const char *opt);
+/* The version: "0.1.0", the git description of the build ("fcdb372-dirty",
+ * NULL when not built from a git checkout), and both in one line. */
+const char *snapfs_version(void);
+const char *snapfs_git(void);
+const char *snapfs_version_string(void);
 
 /* Prints "snapfs: error: <msg>" to stderr and returns the exit code for rc. */
 int cli_error(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* What to do with data frames of a reply; return non-zero to stop. */
+/* What to do with data frames of a reply. A callback returns 0 to go on,
+ * -ECANCELED to stop quietly with exit 0 (stdout closed), an exit code > 0
+ * to stop with it (having printed why), any other negative errno for a
+ * malformed reply. */
 struct cli_reply {
 	int (*on_row)(void *arg, const char *k, uint32_t kl, const char *v, uint32_t vl);
 	int (*on_json)(void *arg, json_object *o);
@@ -99,8 +105,9 @@ struct cli_reply {
  * (4 with a hint when no daemon listens). */
 int cli_call(const char *data, struct ctl_msg *req, const struct cli_reply *r);
 
-/* --json listings: one JSON object of the array per line. Returns 0. */
-int cli_print_json_lines(json_object *arr);
+/* Prints doc as the one JSON document of a --json verb (no escaped
+ * slashes, a newline after it). Returns 0, or -EIO if stdout failed. */
+int cli_print_json(json_object *doc);
 
 /* Writes bytes escaped: printable ASCII as is except '\\', others \xNN. */
 void cli_put_escaped(FILE *f, const char *s, size_t len);
@@ -108,24 +115,34 @@ void cli_put_hex(FILE *f, const char *s, size_t len);
 /* The escaped form in a malloc'ed string. */
 char *cli_escape(const char *s, size_t len, int hex);
 
-/* Verbs (client side): argc/argv start at the verb itself. */
-int cmd_init(int argc, char **argv);
-int cmd_serve(int argc, char **argv);
-int cmd_stop(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_table(int argc, char **argv);
-int cmd_put(int argc, char **argv);
-int cmd_get(int argc, char **argv);
-int cmd_del(int argc, char **argv);
-int cmd_scan(int argc, char **argv);
-int cmd_load(int argc, char **argv);
-int cmd_snapshot(int argc, char **argv);
-int cmd_restore(int argc, char **argv);
-int cmd_schedule(int argc, char **argv);
-int cmd_restore_point(int argc, char **argv);
+/* Verbs (client side): the parsed command line in, the exit code out. */
+int cmd_init(struct cli_opts *o);
+int cmd_serve(struct cli_opts *o);
+int cmd_stop(struct cli_opts *o);
+int cmd_status(struct cli_opts *o);
+int cmd_version(struct cli_opts *o);
+int cmd_help(struct cli_opts *o);
+int cmd_table_create(struct cli_opts *o);
+int cmd_table_list(struct cli_opts *o);
+int cmd_table_drop(struct cli_opts *o);
+int cmd_put(struct cli_opts *o);
+int cmd_get(struct cli_opts *o);
+int cmd_del(struct cli_opts *o);
+int cmd_scan(struct cli_opts *o);
+int cmd_load(struct cli_opts *o);
+int cmd_snapshot_create(struct cli_opts *o);
+int cmd_snapshot_list(struct cli_opts *o);
+int cmd_snapshot_delete(struct cli_opts *o);
+int cmd_snapshot_export(struct cli_opts *o);
+int cmd_snapshot_restore(struct cli_opts *o);
+int cmd_schedule_create(struct cli_opts *o);
+int cmd_schedule_list(struct cli_opts *o);
+int cmd_schedule_delete(struct cli_opts *o);
+int cmd_restore_point_list(struct cli_opts *o);
 int cmd_restore_to(struct cli_opts *o);
-int cmd_verify(int argc, char **argv);
-int cmd_dump(int argc, char **argv);
+int cmd_restore_list(struct cli_opts *o);
+int cmd_verify(struct cli_opts *o);
+int cmd_dump(struct cli_opts *o);
 
 /* Daemon handlers. */
 int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);

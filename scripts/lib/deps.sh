@@ -19,11 +19,13 @@
 # SNAPFS_DEPS_DRY_RUN=1 prints the apt-get commands instead of running them.
 
 DEPS_BUILD=(build-essential cmake pkg-config libfuse3-dev librocksdb-dev
-	libssl-dev libjson-c-dev uuid-dev libcmocka-dev)
+	libssl-dev libjson-c-dev uuid-dev libcmocka-dev libsystemd-dev)
 # fusermount3 (unmount) and the fuse3 runtime.
 DEPS_RUN=(fuse3)
-# rsync/tar/sha256sum back up from the mount; sst_dump/ldb read checkpoints.
-DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools)
+# rsync/tar/sha256sum back up from the mount; sst_dump/ldb read checkpoints;
+# jq parses every --json as one document; socat listens as systemd would
+# for the daemon's readiness (sd_notify).
+DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat)
 DEPS_BENCH=(bindfs)
 
 # deps_select GROUP... — set DEPS_SELECTED to the packages of GROUPs, in

@@ -143,4 +143,29 @@ void hashcache_free(struct hashcache *hc);
  */
 int manifest_verify_tree(const char *root, struct manifest *m, struct errbuf *e);
 
+/* One bad file of a backup tree: its path relative to the root ("" for a
+ * fault of the whole tree), the errno, the message naming it. */
+struct verify_finding {
+	char *path;
+	int rc;
+	char *msg;
+};
+
+/* Every bad file found, sorted by path, at most VERIFY_MAX_FINDINGS of them
+ * (more counts those left out). */
+#define VERIFY_MAX_FINDINGS 10000
+struct verify_report {
+	struct verify_finding *v;
+	size_t n, cap, more;
+};
+void verify_report_release(struct verify_report *r);
+
+/* manifest_verify_tree that goes on past the first bad file: every check
+ * that can still run runs, and every bad file goes into *r (a file is
+ * reported once, by the first check that finds it). Returns 0, or the rc of
+ * the first finding with its message in e. m is filled only when the tree
+ * is good. */
+int manifest_verify_tree_report(const char *root, struct manifest *m, struct verify_report *r,
+				struct errbuf *e);
+
 #endif

@@ -12,6 +12,7 @@
 #include "restore.h"
 
 #include "fsutil.h"
+#include "jtime.h"
 #include "ids.h"
 #include "partition.h"
 
@@ -148,6 +149,26 @@ static int verify_tree(const char *root, struct manifest *m, struct tablet_check
 int restore_verify(const char *root, struct manifest *m, struct errbuf *e)
 {
 	return verify_tree(root, m, NULL, NULL, e);
+}
+
+int restore_verify_report(const char *root, struct manifest *m, struct verify_report *r,
+			  struct errbuf *e)
+{
+	int rc = manifest_verify_tree_report(root, m, r, e);
+
+	if (rc == -ENOENT)
+		rc = -EBADMSG; /* as verify_tree */
+	if (rc)
+		return rc;
+	rc = check_tablets(root, m, NULL, NULL, e);
+	if (rc) {
+		manifest_release(m);
+		r->v = xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
+		r->v[r->n++] =
+		    (struct verify_finding){.path = xstrdup(""), .rc = rc, .msg = xstrdup(e->msg)};
+		r->cap = r->n;
+	}
+	return rc;
 }
 
 /* ---- the journal ---- */
@@ -955,9 +976,24 @@ out:
 	return rc;
 }
 
+/* A restore record as `restore list --json` shows it: the record's own
+ * fields, with its two times in the one JSON form of times (jtime.h):
+ * time/hybrid_time when it was done, cut_time/cut_hybrid_time its cut. */
 static int list_cb(void *arg, const char *key, json_object *o)
 {
-	json_object_array_add((json_object *)arg, json_object_get(o));
+	json_object *r = json_object_new_object(), *v;
+
+	json_object_object_foreach(o, k, val)
+	{
+		if (strcmp(k, "restored_us") && strcmp(k, "hybrid_time") && strcmp(k, "cut_time"))
+			json_object_object_add(r, k, json_object_get(val));
+	}
+	jtime_add_us(r, NULL,
+		     json_object_object_get_ex(o, "restored_us", &v) ? json_object_get_int64(v)
+								     : 0);
+	jtime_add(r, "cut",
+		  json_object_object_get_ex(o, "hybrid_time", &v) ? json_object_get_uint64(v) : 0);
+	json_object_array_add((json_object *)arg, r);
 	return 0;
 }
 

@@ -36,6 +36,11 @@
 
 /* Checks a backup tree, changing nothing. -EBADMSG naming the file. */
 int restore_verify(const char *root, struct manifest *m, struct errbuf *e);
+/* restore_verify reporting every bad file of the tree in *r (see
+ * manifest_verify_tree_report); the read check of the tablets runs once the
+ * files are good, and adds the first tablet it refuses. */
+int restore_verify_report(const char *root, struct manifest *m, struct verify_report *r,
+			  struct errbuf *e);
 
 /* Finishes a journaled restore cut short by a crash, then runs the marker
  * if present. *what gets a malloc'ed line for the log ("restored ...") or

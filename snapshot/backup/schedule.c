@@ -9,6 +9,7 @@
 #include "schedule.h"
 
 #include "fsutil.h"
+#include "jtime.h"
 #include "log.h"
 #include "restore.h"
 
@@ -370,6 +371,8 @@ int schedule_list(struct schedules *sc, json_object **out, struct errbuf *e)
 		json_object *o = sched_json(&v[i]);
 		char buf[32];
 
+		json_object_object_del(o, "created_us");
+		jtime_add_us(o, NULL, v[i].created_us);
 		fmt_dur(v[i].interval_us, buf, sizeof(buf));
 		json_object_object_add(o, "interval", json_object_new_string(buf));
 		fmt_dur(v[i].retention_us, buf, sizeof(buf));
@@ -417,15 +420,12 @@ int schedule_restore_points(struct schedules *sc, json_object **out, struct errb
 		json_object *o = json_object_new_object();
 		int64_t lo, hi;
 		size_t count;
-		char a[40], z[40];
 
 		window(&v[i], b, nb, now, &lo, &hi, &count);
-		hlc_format_rfc3339(lo, 1, a, sizeof(a));
-		hlc_format_rfc3339(hi, 1, z, sizeof(z));
 		json_object_object_add(o, "schedule_id", json_object_new_string(v[i].id));
 		json_object_object_add(o, "keyspace", json_object_new_string(v[i].ks));
-		json_object_object_add(o, "earliest", json_object_new_string(a));
-		json_object_object_add(o, "latest", json_object_new_string(z));
+		jtime_add_us(o, "earliest", lo);
+		jtime_add_us(o, "latest", hi);
 		json_object_object_add(o, "snapshots", json_object_new_int((int)count));
 		json_object_array_add(arr, o);
 	}
@@ -469,8 +469,12 @@ int schedule_restore_to(struct schedules *sc, const char *ks, uint64_t t, struct
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(v[i].ks, ks) && (!sh || v[i].retention_us > sh->retention_us))
 			sh = &v[i];
+	if (!sh && !store_keyspace_exists(sc->store, ks)) {
+		rc = err_set(e, -ENOENT, "keyspace '%s': not found", ks);
+		goto out;
+	}
 	if (!sh) {
-		rc = err_set(e, store_keyspace_exists(sc->store, ks) ? -EPERM : -ENOENT,
+		rc = err_set(e, -EPERM,
 			     "keyspace '%s': has no schedule, so no restore points "
 			     "(snapfs schedule create %s --interval DUR --retention DUR)",
 			     ks, ks);

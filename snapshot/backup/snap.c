@@ -16,6 +16,7 @@
 #include "snap.h"
 
 #include "fsutil.h"
+#include "jtime.h"
 #include "manifest.h"
 #include "partition.h"
 
@@ -725,8 +726,7 @@ static void set_state(struct snapshots *ss, struct snap_rec *r, enum snap_state 
  * full disk is better found here than inside RocksDB. */
 #define SNAP_SPACE_MARGIN (16ull << 20)
 
-static int check_space(struct snapshots *ss, struct store_table **tabs, size_t n,
-		       struct errbuf *e)
+static int check_space(struct snapshots *ss, struct store_table **tabs, size_t n, struct errbuf *e)
 {
 	unsigned long long need = SNAP_SPACE_MARGIN, avail;
 	struct statvfs sv;
@@ -736,8 +736,8 @@ static int check_space(struct snapshots *ss, struct store_table **tabs, size_t n
 			uint64_t v = 0;
 			struct tablet *t = &tabs[i]->tablets[j].db;
 
-			if (!rocksdb_property_int_cf(t->db, t->cf, "rocksdb.cur-size-all-mem-tables",
-						     &v))
+			if (!rocksdb_property_int_cf(t->db, t->cf,
+						     "rocksdb.cur-size-all-mem-tables", &v))
 				need += v;
 		}
 	if (statvfs(ss->store->data, &sv) != 0)
@@ -901,9 +901,6 @@ int snap_list(struct snapshots *ss, json_object **out, struct errbuf *e)
 	for (size_t i = 0; i < ss->n; i++) {
 		struct snap_rec *r = ss->recs[i];
 		json_object *o = json_object_new_object(), *names = json_object_new_array();
-		char when[40];
-
-		hlc_format_rfc3339(r->wall_us, 1, when, sizeof(when));
 		for (size_t j = 0; j < json_object_array_length(r->tables); j++)
 			json_object_array_add(
 			    names, json_object_new_string(
@@ -911,8 +908,7 @@ int snap_list(struct snapshots *ss, json_object **out, struct errbuf *e)
 		json_object_object_add(o, "id", json_object_new_string(r->id));
 		json_object_object_add(o, "state", json_object_new_string(state_names[r->state]));
 		json_object_object_add(o, "keyspace", json_object_new_string(r->ks));
-		json_object_object_add(o, "hybrid_time", json_object_new_uint64(r->ht));
-		json_object_object_add(o, "time", json_object_new_string(r->ht ? when : ""));
+		jtime_add(o, NULL, r->ht); /* the cut */
 		json_object_object_add(o, "tables", names);
 		json_object_object_add(o, "bytes", json_object_new_uint64(r->bytes));
 		if (r->schedule_id[0])

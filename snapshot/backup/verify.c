@@ -17,6 +17,12 @@
  *      the listed files with the listed sizes; no file is outside them;
  *   6. every other file has its listed digest, hashed on all cores
  *      (one thread per online CPU, 1 MiB sequential reads).
+ * `snapfs verify` wants every bad file, not the first: with a report
+ * (manifest_verify_tree_report) each phase puts all it finds there, a
+ * file once (the first phase to find it wins), and the phases that can
+ * still run do (no SHA256SUMS stops everything; an unusable SNAPSHOT.json
+ * skips phase 5 but not the hashing). The marker restore wants one
+ * message and no wasted hashing, and stops at the first failing phase.
  * Missing files are -ENOENT; everything else wrong is -EBADMSG; an I/O
  * error keeps its errno. Messages name the file relative to the root:
  *   file 'ks/t/tablet-<id>/000012.sst': checksum mismatch
@@ -59,7 +65,9 @@ struct tfile {
 struct tree {
 	const char *root;
 	int rootfd;
-	struct tfile *f; /* sorted by path after the walk */
+	struct verify_report *all; /* every finding goes here; NULL: stop at the first */
+	int fatal;		   /* a phase could not run: the later ones cannot either */
+	struct tfile *f;	   /* sorted by path after the walk */
 	size_t n, cap;
 };
 
@@ -68,15 +76,51 @@ struct verdict {
 	char *path;
 	int rc;
 	struct errbuf msg;
+	struct verify_report *all;
 };
 
 static void offer(struct verdict *v, const char *path, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+static void report_add(struct verify_report *r, const char *path, int rc, const char *msg)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->v[i].path, path))
+			return; /* reported by an earlier check */
+	if (r->n >= VERIFY_MAX_FINDINGS) {
+		r->more++;
+		return;
+	}
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 16;
+		r->v = xrealloc(r->v, r->cap * sizeof(*r->v));
+	}
+	r->v[r->n++] =
+	    (struct verify_finding){.path = xstrdup(path), .rc = rc, .msg = xstrdup(msg)};
+}
+
+void verify_report_release(struct verify_report *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].path);
+		free(r->v[i].msg);
+	}
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
 static void offer(struct verdict *v, const char *path, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (v->all) {
+		char msg[ERRBUF_MAX];
+
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		report_add(v->all, path, rc, msg);
+	}
 	if (v->path && strcmp(path, v->path) >= 0)
 		return;
 	free(v->path);
@@ -237,7 +281,7 @@ static int walk_entry(struct tree *t, int dfd, const char *name, char *path, int
 
 static int walk_tree(struct tree *t, struct errbuf *e)
 {
-	struct verdict v = {0};
+	struct verdict v = {.all = t->all};
 	int fd, rc;
 
 	fd = dup(t->rootfd);
@@ -245,6 +289,7 @@ static int walk_tree(struct tree *t, struct errbuf *e)
 		return err_set(e, -errno, "backup tree '%s': %s", t->root, strerror(errno));
 	rc = walk_dir(t, fd, "", 0, &v, e);
 	if (rc) {
+		t->fatal = 1;
 		free(v.path);
 		return rc;
 	}
@@ -305,7 +350,7 @@ static void listed_absent(struct tree *t, const char *path, struct verdict *v)
 /* SHA256SUMS lists exactly the regular files but itself. Both sorted. */
 static int match_sums(struct tree *t, const struct sums_entry *sums, size_t n, struct errbuf *e)
 {
-	struct verdict v = {0};
+	struct verdict v = {.all = t->all};
 	size_t i = 0, j = 0;
 
 	while (i < t->n || j < n) {
@@ -420,7 +465,7 @@ static void match_tablet(struct tree *t, const char *dir, const struct manifest_
 
 static int match_manifest(struct tree *t, const struct manifest *m, struct errbuf *e)
 {
-	struct verdict v = {0};
+	struct verdict v = {.all = t->all};
 
 	for (size_t i = 0; i < m->ntables; i++) {
 		const struct manifest_table *tab = &m->tables[i];
@@ -455,6 +500,7 @@ struct hash_job {
 	size_t n;
 	atomic_size_t next;
 	atomic_size_t fail; /* smallest failed index, or n */
+	int all;	    /* hash every file, even after a failure */
 };
 
 /* 0, -EBADMSG (digest differs), -ESTALE (not the file the walk saw), or
@@ -489,7 +535,7 @@ static void *hash_worker(void *arg)
 		size_t fail;
 
 		/* a later failure could never be the one reported */
-		if (i >= j->n || i > atomic_load(&j->fail))
+		if (i >= j->n || (!j->all && i > atomic_load(&j->fail)))
 			break;
 		j->items[i]->hrc = hash_one(j->rootfd, j->items[i]);
 		if (!j->items[i]->hrc)
@@ -517,7 +563,7 @@ static int hash_report(const struct tfile *f, struct errbuf *e)
 
 static int hash_all(struct tree *t, struct errbuf *e)
 {
-	struct hash_job j = {.rootfd = t->rootfd};
+	struct hash_job j = {.rootfd = t->rootfd, .all = t->all != NULL};
 	pthread_t tids[VERIFY_MAX_THREADS];
 	size_t nthreads = 0, want;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -542,19 +588,43 @@ static int hash_all(struct tree *t, struct errbuf *e)
 		pthread_join(tids[i], NULL);
 	if (atomic_load(&j.fail) < j.n)
 		rc = hash_report(j.items[atomic_load(&j.fail)], e);
+	for (size_t i = 0; t->all && i < j.n; i++) {
+		struct errbuf fe;
+
+		if (j.items[i]->hrc) {
+			int frc = hash_report(j.items[i], &fe);
+
+			report_add(t->all, j.items[i]->path, frc, fe.msg);
+		}
+	}
 	free(j.items);
 	return rc;
 }
 
 /* ---- the whole check ---- */
 
-int manifest_verify_tree(const char *root, struct manifest *m, struct errbuf *e)
+static int cmp_finding(const void *a, const void *b)
 {
-	struct tree t = {.root = root, .rootfd = -1};
+	return strcmp(((const struct verify_finding *)a)->path,
+		      ((const struct verify_finding *)b)->path);
+}
+
+/* Collecting: a phase that failed as a whole becomes a finding of "". */
+static void fatal(struct tree *t, int rc, struct errbuf *e)
+{
+	t->fatal = 1;
+	if (t->all && rc)
+		report_add(t->all, "", rc, e->msg);
+}
+
+int manifest_verify_tree_report(const char *root, struct manifest *m, struct verify_report *all,
+				struct errbuf *e)
+{
+	struct tree t = {.root = root, .rootfd = -1, .all = all};
 	struct sums_entry *sums = NULL;
 	struct manifest man = {0};
 	size_t nsums = 0;
-	int rc;
+	int rc, mrc;
 
 	if (m)
 		memset(m, 0, sizeof(*m));
@@ -562,26 +632,53 @@ int manifest_verify_tree(const char *root, struct manifest *m, struct errbuf *e)
 	if (t.rootfd < 0) {
 		rc = -errno;
 		err_set(e, rc, "backup tree '%s': %s", root, strerror(-rc));
+		fatal(&t, rc, e);
 		goto out;
 	}
+	/* each phase: stop at its failure, unless collecting and it can go on */
 	rc = walk_tree(&t, e);
-	if (!rc)
-		rc = read_sums(&t, &sums, &nsums, e);
-	if (!rc)
-		rc = match_sums(&t, sums, nsums, e);
-	if (!rc)
-		rc = read_manifest(&t, &man, e);
-	if (!rc)
+	if (rc && t.fatal)
+		fatal(&t, rc, e);
+	if (rc && (!all || t.fatal))
+		goto out;
+	rc = read_sums(&t, &sums, &nsums, e);
+	if (rc) {
+		fatal(&t, rc, e);
+		goto out;
+	}
+	rc = match_sums(&t, sums, nsums, e);
+	if (rc && !all)
+		goto out;
+	mrc = read_manifest(&t, &man, e);
+	if (mrc && !all) {
+		rc = mrc;
+		goto out;
+	}
+	if (mrc)
+		report_add(all, MANIFEST_NAME, mrc, e->msg);
+	else
 		rc = match_manifest(&t, &man, e);
-	if (!rc)
-		rc = hash_all(&t, e);
+	if (rc && !all)
+		goto out;
+	rc = hash_all(&t, e);
+out:
+	if (all && all->n) {
+		qsort(all->v, all->n, sizeof(*all->v), cmp_finding);
+		rc = err_set(e, all->v[0].rc, "%s", all->v[0].msg);
+	} else if (all) {
+		rc = 0;
+	}
 	if (!rc && m) {
 		*m = man;
 		memset(&man, 0, sizeof(man));
 	}
-out:
 	manifest_release(&man);
 	sums_free(sums, nsums);
 	tree_release(&t);
 	return rc;
+}
+
+int manifest_verify_tree(const char *root, struct manifest *m, struct errbuf *e)
+{
+	return manifest_verify_tree_report(root, m, NULL, e);
 }

@@ -12,6 +12,7 @@
 #include "store.h"
 
 #include "fsutil.h"
+#include "jtime.h"
 #include "hash.h"
 #include "partition.h"
 
@@ -479,7 +480,7 @@ int store_table_list(struct store *s, json_object **out, struct errbuf *e)
 		json_object_object_add(o, "keyspace", json_object_new_string(t->ks));
 		json_object_object_add(o, "name", json_object_new_string(t->name));
 		json_object_object_add(o, "tablets", json_object_new_int((int)t->ntablets));
-		json_object_object_add(o, "created_ht", json_object_new_uint64(t->created_ht));
+		jtime_add(o, NULL, t->created_ht);
 		json_object_array_add(arr, o);
 	}
 	pthread_rwlock_unlock(&s->lock);

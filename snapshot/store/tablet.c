@@ -13,9 +13,12 @@
 #include "tablet.h"
 
 #include "fsutil.h"
+#include "hlc.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,23 +101,74 @@ uint64_t tablet_decode_ts(const char *in)
 	return v;
 }
 
+/* The hybrid time RocksDB prints after "full_history_ts_low: " (the
+ * timestamp's bytes in hex, as encoded: little endian), or 0. */
+static uint64_t history_low_in(const char *err)
+{
+	const char *p = strstr(err, "full_history_ts_low: ");
+	char bytes[TABLET_TS_SIZE];
+
+	if (!p)
+		return 0;
+	p += strlen("full_history_ts_low: ");
+	for (int i = 0; i < TABLET_TS_SIZE; i++) {
+		unsigned b;
+
+		if (sscanf(p + 2 * i, "%2x", &b) != 1)
+			return 0;
+		bytes[i] = (char)b;
+	}
+	return tablet_decode_ts(bytes);
+}
+
+/* RocksDB's message after its status prefix ("IO error: ", ...). */
+static const char *detail(const char *err)
+{
+	const char *p = strstr(err, ": ");
+
+	return p ? p + 2 : err;
+}
+
+/*
+ * The one place RocksDB's messages are turned into ours: the errno decides
+ * the exit code, the words are snapfs's. RocksDB's own text is kept only
+ * where it names what is wrong and nothing better can be said (corruption,
+ * I/O errors), after its status prefix.
+ */
 int tablet_rocksdb_error(char *err, struct errbuf *e, const char *what, const char *subject)
 {
-	int rc = -EIO;
+	uint64_t low;
+	int rc;
 
-	if (strstr(err, "No space left"))
-		rc = -ENOSPC;
-	else if (strstr(err, "full_history_ts_low"))
-		rc = -ERANGE; /* a read older than the history kept */
-	else if (!strncmp(err, "Corruption", 10))
-		rc = -EBADMSG;
-	else if (!strncmp(err, "NotFound", 8) || strstr(err, "does not exist"))
-		rc = -ENOENT;
-	else if (strstr(err, "lock") && strstr(err, "temporarily unavailable"))
-		rc = -EBUSY;
-	else if (!strncmp(err, "Invalid argument", 16))
-		rc = -EINVAL;
-	err_set(e, rc, "%s '%s': %s", what, subject, err);
+	if (strstr(err, "No space left")) {
+		rc = err_set(e, -ENOSPC, "%s '%s': no space left on device", what, subject);
+	} else if (strstr(err, "full_history_ts_low")) {
+		char when[40];
+
+		/* a read older than the history kept */
+		low = history_low_in(err);
+		hlc_format_rfc3339(hlc_physical_us(low), 1, when, sizeof(when));
+		if (low)
+			rc = err_set(e, -ERANGE,
+				     "time before the history kept: the earliest readable time is "
+				     "%s (hybrid time %" PRIu64 ")",
+				     when, low);
+		else
+			rc = err_set(e, -ERANGE, "time before the history kept");
+	} else if (!strncmp(err, "Corruption", 10)) {
+		rc = err_set(e, -EBADMSG, "%s '%s': corrupt: %s", what, subject, detail(err));
+	} else if (!strncmp(err, "NotFound", 8) || strstr(err, "does not exist")) {
+		rc = err_set(e, -ENOENT, "%s '%s': not found", what, subject);
+	} else if (strstr(err, "lock") && strstr(err, "temporarily unavailable")) {
+		rc = err_set(e, -EBUSY,
+			     "%s '%s': in use by another process (a running 'snapfs serve'?)", what,
+			     subject);
+	} else if (!strncmp(err, "Invalid argument", 16)) {
+		rc = err_set(e, -EINVAL, "%s '%s': refused by the storage engine: %s", what,
+			     subject, detail(err));
+	} else {
+		rc = err_set(e, -EIO, "%s '%s': storage error: %s", what, subject, detail(err));
+	}
 	free(err);
 	return rc;
 }

@@ -54,6 +54,8 @@ int errbuf_exit_code(int rc)
 	case ECANCELED:
 	case ERANGE:
 	case ENOSPC:
+	case EACCES:
+	case EROFS:
 		return EXIT_REFUSED;
 	case ECONNREFUSED:
 		return EXIT_NODAEMON;

@@ -10,7 +10,9 @@
  *   -EINVAL               -> 1 usage / bad input
  *   -ENOENT               -> 2 not found
  *   -EEXIST, -EBUSY, -EPERM, -EBADMSG, -ENOTEMPTY, -ECANCELED, -ERANGE,
- *   -ENOSPC               -> 3 refused (state conflict, verification failed)
+ *   -ENOSPC, -EACCES, -EROFS
+ *                         -> 3 refused (state conflict, verification failed,
+ *                            permission denied)
  *   -ECONNREFUSED         -> 4 daemon not reachable
  *   anything else         -> 5 internal
  */

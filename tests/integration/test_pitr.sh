@@ -94,11 +94,10 @@ wait_until 10 grep -q "schedule '$sched': snapshot" <(tail -n 5 "$T/serve.log") 
 old_time=${times[1]}
 sleep 14
 expect_ok sf snapshot list --json
-oldest=$(printf '%s\n' "$LAST_OUT" | grep "\"schedule_id\":\"$sched\"" |
-	sed 's/.*"time":"\([^"]*\)".*/\1/' | sort | head -1)
+oldest=$(jq -r --arg s "$sched" '[.[] | select(.schedule_id == $s) | .time] | sort | .[0]' <<<"$LAST_OUT")
 oldest_s=$(date -d "$oldest" +%s)
 (($(date +%s) - oldest_s <= 14)) || fail "a snapshot from $oldest outlived the 12 s retention"
-n=$(printf '%s\n' "$LAST_OUT" | grep -c "\"schedule_id\":\"$sched\"")
+n=$(jq --arg s "$sched" '[.[] | select(.schedule_id == $s)] | length' <<<"$LAST_OUT")
 ((n <= 16)) || fail "$n schedule snapshots: retention does not keep up"
 expect_exit 3 sf get app.users user9 --at "$old_time"
 expect_exit 3 sf restore --to "$old_time" app

@@ -26,7 +26,7 @@ state() {
 check_tablet_dirs() { # live tablet directories against the catalog
 	local want have
 	expect_ok sf table list --json
-	want=$(printf '%s\n' "$LAST_OUT" | sed -n 's/.*"tablets":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+	want=$(jq '[.[].tablets] | add // 0' <<<"$LAST_OUT")
 	have=$(find "$DATA/tablets" -mindepth 2 -maxdepth 2 -type d -name 'tablet-*' ! -name '*.snapshots' | wc -l)
 	((want == have)) || fail "$point: $have live tablet directories, the catalog has $want tablets"
 }
@@ -112,7 +112,7 @@ for point in restore-after-journal restore-after-first-move restore-after-moves 
 	no_leftovers
 	check_tablet_dirs
 	expect_ok sf restore list --json
-	n=$(printf '%s\n' "$LAST_OUT" | grep -c '"source":"backup tree"' || true)
+	n=$(jq '[.[] | select(."source" == "backup tree")] | length' <<<"$LAST_OUT")
 	((n == 1)) || fail "$point: $n restorations recorded, expected 1: $LAST_OUT"
 	expect_ok sf put ks.a k1 after
 	expect_ok sf get ks.a k1
@@ -137,7 +137,7 @@ for point in online-restore-after-journal restore-after-first-move restore-after
 	no_leftovers
 	check_tablet_dirs
 	expect_ok sf restore list --json
-	n=$(printf '%s\n' "$LAST_OUT" | grep -c '"source":"snapshot"' || true)
+	n=$(jq '[.[] | select(."source" == "snapshot")] | length' <<<"$LAST_OUT")
 	((n == 1)) || fail "$point: $n restorations recorded, expected 1: $LAST_OUT"
 	scan_to ks.a "$T/snap.again" --snapshot "$id"
 	cmp -s "$T/snap.again" "$T/new.ks.a" || fail "$point: the snapshot reads differently"
@@ -165,7 +165,7 @@ grep -q "finished the restore of snapshot '$id' cut short by a crash; then resto
 no_leftovers
 check_tablet_dirs
 expect_ok sf restore list --json
-n=$(printf '%s\n' "$LAST_OUT" | grep -c '"result":"ok"' || true)
+n=$(jq '[.[] | select(."result" == "ok")] | length' <<<"$LAST_OUT")
 ((n == 2)) || fail "$point: $n restorations recorded, expected 2: $LAST_OUT"
 snapfs_stop
 echo "ok: an online restore cut short, then a marker: both done at the next start"

@@ -8,15 +8,15 @@
 . "$(dirname "$0")/lib.sh"
 snapfs_setup
 
-jfield() { # JSON-LINES FIELD — the first numeric value of FIELD
-	printf '%s\n' "$1" | sed -n "s/.*\"$2\":\\([0-9]*\\).*/\\1/p" | head -1
+jfield() { # JSON FIELD — the value of FIELD in the JSON object
+	jq -r --arg f "$2" '.[$f]' <<<"$1"
 }
 
 # live tablet directories against the catalog: no orphan, none missing
 check_tablet_dirs() { # WHAT
 	local want have
 	expect_ok sf table list --json
-	want=$(printf '%s\n' "$LAST_OUT" | sed -n 's/.*"tablets":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+	want=$(jq '[.[].tablets] | add // 0' <<<"$LAST_OUT")
 	have=$(find "$DATA/tablets" -mindepth 2 -maxdepth 2 -type d -name 'tablet-*' ! -name '*.snapshots' | wc -l)
 	((want == have)) || fail "$1: $have live tablet directories, the catalog has $want tablets"
 }
@@ -90,7 +90,7 @@ expect_contains "$LAST_ERR" "ks.b"
 same_scan ks.a "$T/live.a" "after refused requests"
 same_scan ks.b "$T/live.b" "after refused requests"
 expect_ok sf restore list --json
-[[ -z $LAST_OUT ]] || fail "refused requests recorded a restoration: $LAST_OUT"
+[[ $LAST_OUT == "[]" ]] || fail "refused requests recorded a restoration: $LAST_OUT"
 [[ ! -e $DATA/restore.journal && ! -e $DATA/restore-staging ]] || fail "leftovers of refused requests"
 
 # --- one table into a new table: the original is left alone -------------------
@@ -213,7 +213,7 @@ echo "ok: other.d took $last writes during the restores"
 
 # --- recorded, the snapshot intact, nothing left over ---------------------------
 expect_ok sf restore list --json
-n=$(printf '%s\n' "$LAST_OUT" | grep -c '"source":"snapshot"' || true)
+n=$(jq '[.[] | select(."source" == "snapshot")] | length' <<<"$LAST_OUT")
 ((n == 17)) || fail "restore list: $n restorations from a snapshot, expected 17: $LAST_OUT"
 expect_contains "$LAST_OUT" "\"snapshot_id\":\"$id\""
 expect_contains "$LAST_OUT" '"tables":["a2"]' "the record of --as ks.a2"

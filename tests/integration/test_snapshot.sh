@@ -77,7 +77,7 @@ cmp "$T/export.json" "$meta/SNAPSHOT.json" || fail "export differs from the meta
 expect_ok sf snapshot list --json
 expect_contains "$LAST_OUT" "\"id\":\"$id\""
 expect_contains "$LAST_OUT" '"state":"COMPLETE"'
-bytes=$(printf '%s\n' "$LAST_OUT" | grep "\"id\":\"$id\"" | sed 's/.*"bytes":\([0-9]*\).*/\1/')
+bytes=$(jq -r --arg id "$id" '.[] | select(.id == $id) | .bytes' <<<"$LAST_OUT")
 ((bytes > 100000)) || fail "snapshot list reports $bytes bytes for $id"
 expect_ok sf snapshot list
 expect_contains "$LAST_OUT" "COMPLETE"

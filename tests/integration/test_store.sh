@@ -14,7 +14,7 @@ ROWS=20000
 
 # status --json field (a number) of the running daemon
 status_field() {
-	sf status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+	sf status --json | jq -r --arg f "$1" '.[$f]'
 }
 
 # ---- before any daemon ------------------------------------------------------
@@ -38,10 +38,7 @@ expect_contains "$LAST_ERR" "table 'demo.kv': already exists"
 expect_exit 1 sf table create 'bad name.t'
 expect_exit 1 sf table create nodot
 expect_ok sf table list --json
-expect_eq "$(printf '%s\n' "$LAST_OUT" | python3 -c '
-import json, sys
-print(" ".join(sorted(t["keyspace"] + "." + t["name"] + "/" + str(t["tablets"])
-                      for t in map(json.loads, sys.stdin))))')" \
+expect_eq "$(printf '%s\n' "$LAST_OUT" | jq -r '[.[] | "\(.keyspace).\(.name)/\(.tablets)"] | sort | join(" ")')" \
 	"demo.items/4 demo.kv/2" "table list"
 
 expect_ok sf load demo.items --rows "$ROWS" --value-size 64 --seed 3
@@ -76,7 +73,7 @@ expect_eq "$LAST_OUT" 'x\x09y' "non-printable bytes escaped"
 expect_ok sf scan demo.kv
 expect_eq "$LAST_OUT" $'alpha\t1\nbeta\ttwo\ntab\tx\\x09y\nwith space\ta b' "scan demo.kv"
 expect_ok sf scan demo.kv --json --prefix b
-expect_eq "$LAST_OUT" '{"key":"beta","value":"two"}' "scan --json --prefix"
+expect_eq "$LAST_OUT" $'[\n{"key":"beta","value":"two"}\n]' "scan --json --prefix"
 
 # versions: a read at the hybrid time between two puts sees the first
 expect_ok sf put demo.kv ver v1
@@ -327,7 +324,7 @@ expect_exit 4 sf get demo.kv alpha
 snapfs_serve
 
 expect_ok sf table list --json
-expect_eq "$(printf '%s\n' "$LAST_OUT" | wc -l)" 2 "tables after restart"
+expect_eq "$(printf '%s\n' "$LAST_OUT" | jq length)" 2 "tables after restart"
 expect_ok sf scan demo.items
 expect_eq "$(printf '%s\n' "$LAST_OUT" | wc -l)" $((ROWS - 1)) "demo.items rows after restart"
 expect_ok sf scan demo.kv

@@ -524,7 +524,7 @@ static void test_corrupt_sst(void **state)
 	if (rc == 0)
 		rc = tablet_get(&f->t, "k", 1, 1, &v, &vlen, &e);
 	assert_int_equal(rc, -EBADMSG);
-	assert_non_null(strstr(e.msg, "Corruption"));
+	assert_non_null(strstr(e.msg, "corrupt: "));
 	assert_non_null(strstr(e.msg, f->path));
 	assert_null(v);
 	free(sst);
