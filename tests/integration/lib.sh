@@ -44,6 +44,27 @@ fail() {
 	exit 1
 }
 
+# skip MSG... — the test cannot run here (a device, a privilege or a tool
+# it needs is missing): print "SKIP: <test>: MSG" and end the test with 77,
+# which ctest counts as skipped (SKIP_RETURN_CODE), never as passed. Call
+# it before the checks it stands for, never to hide a failing one.
+skip() {
+	echo "SKIP: ${TEST_NAME:-test}: $*" >&2
+	exit 77
+}
+
+# require_cmd PACKAGE CMD... — skip unless every CMD is on PATH. PACKAGE is
+# the Debian package that has them; scripts/test installs it (the test
+# group of scripts/lib/deps.sh), so only a bare ctest run can skip here.
+require_cmd() {
+	local pkg=$1 cmd
+	shift
+	for cmd in "$@"; do
+		command -v "$cmd" >/dev/null ||
+			skip "no '$cmd' on PATH (Debian package $pkg; scripts/test installs it)"
+	done
+}
+
 # pass [NAME] — print "ok: NAME" (default: the test's name), after checking
 # the daemon logs for sanitizer reports so far.
 pass() {
@@ -198,7 +219,7 @@ snapfs_serve() {
 		fail "snapfs_serve: a daemon (pid $SNAPFS_PID) is still running"
 	fi
 	if [[ -n $mnt && ! -c /dev/fuse ]]; then
-		fail "snapfs_serve: no /dev/fuse on this machine, cannot mount"
+		skip "no /dev/fuse on this machine, cannot mount"
 	fi
 
 	echo "=== $(date -u +%FT%TZ) snapfs serve --data $DATA --foreground $*" >>"$T/serve.log"
@@ -418,9 +439,9 @@ _snapfs_cleanup() {
 	mapfile -t logs < <(_snapfs_logs)
 	if [[ -z ${_SNAPFS_SAN_REPORTED:-} ]] && _snapfs_sanitizer_report "${logs[@]}"; then
 		echo "FAIL: ${TEST_NAME:-test}: sanitizer report in the daemon log" >&2
-		((rc != 0)) || rc=1
+		((rc != 0 && rc != 77)) || rc=1 # a report is a failure, never a skip
 	fi
-	if ((rc != 0)) && [[ -s $T/serve.log ]]; then
+	if ((rc != 0 && rc != 77)) && [[ -s $T/serve.log ]]; then
 		_snapfs_show_log
 	fi
 	if [[ -n $(_snapfs_mounts_under "$T") ]]; then
