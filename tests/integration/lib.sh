@@ -164,6 +164,14 @@ same_scan() {
 		fail "$3: $1 differs from $2: $(diff "$2" "$T/now.scan" | head -5)"
 }
 
+# json_rows FILTER — run jq -r FILTER on each row of a --json listing read
+# from stdin (one object per line, or one array). jq 1.6 (Debian 12) reads
+# numbers as doubles: hybrid times (above 2^53) lose digits, so take them
+# with sed, and jq only for strings and small numbers.
+json_rows() {
+	jq -r "if type == \"array\" then .[] else . end | $1"
+}
+
 # wait_crashed POINT — the daemon started by snapfs_serve with
 # SNAPFS_CRASH_AT=POINT has aborted there (checked in its log); forget it.
 wait_crashed() {
