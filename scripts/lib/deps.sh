@@ -24,8 +24,9 @@ DEPS_BUILD=(build-essential cmake pkg-config libfuse3-dev librocksdb-dev
 DEPS_RUN=(fuse3)
 # rsync/tar/sha256sum back up from the mount; sst_dump/ldb read checkpoints;
 # jq parses every --json as one document; socat listens as systemd would
-# for the daemon's readiness (sd_notify).
-DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat)
+# for the daemon's readiness (sd_notify); setfattr (attr) tries xattr
+# writes on the mount.
+DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat attr)
 DEPS_BENCH=(bindfs)
 
 # deps_select GROUP... — set DEPS_SELECTED to the packages of GROUPs, in
