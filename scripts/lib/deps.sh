@@ -25,8 +25,9 @@ DEPS_RUN=(fuse3)
 # rsync/tar/sha256sum back up from the mount; sst_dump/ldb read checkpoints;
 # jq parses every --json as one document; socat listens as systemd would
 # for the daemon's readiness (sd_notify); setfattr (attr) tries xattr
-# writes on the mount.
-DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat attr)
+# writes on the mount; fincore (util-linux-extra) sees what the page cache
+# holds.
+DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat attr util-linux-extra)
 DEPS_BENCH=(bindfs)
 
 # deps_select GROUP... — set DEPS_SELECTED to the packages of GROUPs, in
