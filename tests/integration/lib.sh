@@ -164,12 +164,29 @@ same_scan() {
 		fail "$3: $1 differs from $2: $(diff "$2" "$T/now.scan" | head -5)"
 }
 
+# test_helper NAME — the path of a helper program built from
+# tests/integration/NAME.c: $SNAPFS_BUILD/tests/ (by default the build dir
+# of the snapfs under test); fails if it is not there.
+test_helper() {
+	local p=${SNAPFS_BUILD:-$(dirname "$SNAPFS")}/tests/$1
+	[[ -x $p ]] || fail "no test helper at $p (build the tree, or set SNAPFS_BUILD)"
+	printf '%s\n' "$p"
+}
+
 # json_rows FILTER — run jq -r FILTER on each row of a --json listing read
-# from stdin (one object per line, or one array). jq 1.6 (Debian 12) reads
-# numbers as doubles: hybrid times (above 2^53) lose digits, so take them
-# with sed, and jq only for strings and small numbers.
+# from stdin (one array, or one object per line). --json prints hybrid
+# times as strings; a number above 2^53 (SNAPSHOT.json's hybrid_time) jq
+# 1.6 (Debian 12) would round: read that one with sed.
 json_rows() {
 	jq -r "if type == \"array\" then .[] else . end | $1"
+}
+
+# expect_tables WANT [MSG] — `snapfs table list` holds exactly WANT: its
+# tables as KS.NAME/TABLETS, sorted, separated by spaces.
+expect_tables() {
+	expect_ok sf table list --json
+	expect_eq "$(printf '%s\n' "$LAST_OUT" | json_rows '"\(.keyspace).\(.name)/\(.tablets)"' |
+		LC_ALL=C sort | paste -sd' ')" "$1" "${2:-tables listed}"
 }
 
 # wait_crashed POINT — the daemon started by snapfs_serve with
