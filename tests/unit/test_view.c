@@ -929,33 +929,41 @@ static void test_open_survives_removal_fd(void **state)
 	open_survives_removal(f);
 }
 
-/* Pages of path (a file through the mount) in the kernel's page cache,
- * in *resident of *pages, found without reading it: mincore() on a mapping
- * faults nothing in, and the kernel opens the file without asking the
- * view (no-open), so nothing drops its cache. 0, or -1 with errno. */
-static int cached_pages(const char *path, size_t *resident, size_t *pages)
+/* Pages of the file open as fd in the kernel's page cache, in *resident
+ * of *pages, found without reading it: mincore() on a mapping faults
+ * nothing in. 0, or -1 with errno. */
+static int fd_cached_pages(int fd, size_t *resident, size_t *pages)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	unsigned char vec[64];
 	struct stat st;
 	void *map;
-	int fd = open(path, O_RDONLY), rc = -1;
+	int rc;
 
-	if (fd < 0)
-		return -1;
 	if (fstat(fd, &st) != 0 || st.st_size <= 0)
-		goto out;
+		return -1;
 	*pages = ((size_t)st.st_size + (size_t)page - 1) / (size_t)page;
 	assert_true(*pages <= sizeof(vec));
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
-		goto out;
+		return -1;
 	rc = mincore(map, (size_t)st.st_size, vec);
 	munmap(map, (size_t)st.st_size);
 	*resident = 0;
 	for (size_t i = 0; rc == 0 && i < *pages; i++)
 		*resident += vec[i] & 1;
-out:
+	return rc;
+}
+
+/* The same for path (a file through the mount): with no-open the kernel
+ * opens it without asking the view, so nothing drops its cache. */
+static int cached_pages(const char *path, size_t *resident, size_t *pages)
+{
+	int fd = open(path, O_RDONLY), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fd_cached_pages(fd, resident, pages);
 	close(fd);
 	return rc;
 }
@@ -1377,6 +1385,12 @@ static void test_broken(void **state)
 	assert_int_equal(holds(f), 0);
 	/* drop its pages: the next read must reach the view */
 	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	{
+		size_t resident = 1, pages = 0;
+
+		assert_int_equal(fd_cached_pages(fd, &resident, &pages), 0);
+		assert_int_equal(resident, 0);
+	}
 	assert_int_equal(pread(fd, again, sizeof(again), 0), sizeof(again));
 	assert_memory_equal(buf, again, sizeof(buf));
 	close(fd);
