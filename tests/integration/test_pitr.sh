@@ -84,10 +84,14 @@ expect_contains "$LAST_OUT" '"source":"time"'
 # a schedule survives a restart; a slot missed while stopped is taken at start
 snapfs_stop
 sleep 2
+lines=$(wc -l <"$T/serve.log")
 snapfs_serve --mount "$MNT"
 expect_ok sf schedule list --json
 expect_contains "$LAST_OUT" "\"id\":\"$sched\""
-wait_until 10 grep -q "schedule '$sched': snapshot" <(tail -n 5 "$T/serve.log") ||
+# (in this daemon's part of the log: a <(...) here would be read once;
+# a snapshot made, not one deleted by retention)
+wait_until 10 bash -c 'tail -n +"$1" "$2" | grep -q "$3"' _ $((lines + 1)) "$T/serve.log" \
+	"schedule '$sched': snapshot '[0-9a-f]\{32\}' of keyspace 'app' COMPLETE" ||
 	fail "no snapshot taken at start for the missed slot"
 
 # retention: snapshots older than 12 s go (the newest stays), and so does history
@@ -98,6 +102,7 @@ oldest=$(jq -r --arg s "$sched" '[.[] | select(.schedule_id == $s) | .time] | so
 oldest_s=$(date -d "$oldest" +%s)
 (($(date +%s) - oldest_s <= 14)) || fail "a snapshot from $oldest outlived the 12 s retention"
 n=$(jq --arg s "$sched" '[.[] | select(.schedule_id == $s)] | length' <<<"$LAST_OUT")
+((n >= 1)) || fail "no schedule snapshot left: retention keeps the newest"
 ((n <= 16)) || fail "$n schedule snapshots: retention does not keep up"
 expect_exit 3 sf get app.users user9 --at "$old_time"
 expect_exit 3 sf restore --to "$old_time" app
