@@ -189,6 +189,30 @@ expect_tables() {
 		LC_ALL=C sort | paste -sd' ')" "$1" "${2:-tables listed}"
 }
 
+# race_start TABLE — a writer in the background putting race0, race1, ...
+# into TABLE one after the other until race_stop; every put must succeed.
+race_start() {
+	rm -f "$T/race.stop" "$T/race.err" "$T/race.count"
+	(
+		i=0
+		while [[ ! -e $T/race.stop ]]; do
+			"$SNAPFS" put "$1" "race$i" "r$i" >/dev/null 2>"$T/race.err" || exit 1
+			i=$((i + 1))
+			echo "$i" >"$T/race.count"
+		done
+	) &
+	_RACE_PID=$!
+}
+
+# race_stop — stop the race_start writer; fail if a put failed or none was
+# made. Sets RACE_PUTS.
+race_stop() {
+	touch "$T/race.stop"
+	wait "$_RACE_PID" || fail "a racing put failed: $(cat "$T/race.err")"
+	RACE_PUTS=$(cat "$T/race.count" 2>/dev/null) || RACE_PUTS=0
+	((RACE_PUTS > 0)) || fail "the racing writer made no put"
+}
+
 # wait_crashed POINT — the daemon started by snapfs_serve with
 # SNAPFS_CRASH_AT=POINT has aborted there (checked in its log); forget it.
 wait_crashed() {

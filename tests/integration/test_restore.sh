@@ -65,20 +65,12 @@ expect_ok sf del ks.a key0000000009
 
 # the cut races a writer on ks.a, so the checkpoints may hold versions
 # newer than the cut (the restore must hide them)
-(
-	i=0
-	while [[ ! -e $T/stop-writer ]]; do
-		"$SNAPFS" put ks.a "race$i" "r$i" >/dev/null 2>&1 || true
-		i=$((i + 1))
-	done
-) &
-writer=$!
+race_start ks.a
 sleep 0.3
 expect_ok sf snapshot create ks
 id=$LAST_OUT
 [[ $id =~ ^[0-9a-f]{32}$ ]] || fail "snapshot create printed '$id'"
-touch "$T/stop-writer"
-wait "$writer"
+race_stop
 
 # the rows at the cut, as the store reads them from the snapshot
 scan_to ks.a "$T/cut.a" --snapshot "$id"

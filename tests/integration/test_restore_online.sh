@@ -36,19 +36,11 @@ expect_ok sf put ks.b bk b-old
 
 # the cut races a writer on ks.a: versions newer than the cut may land in
 # the checkpoints, and the restore must hide them
-(
-	i=0
-	while [[ ! -e $T/stop-race ]]; do
-		"$SNAPFS" put ks.a "race$i" "r$i" >/dev/null 2>&1 || true
-		i=$((i + 1))
-	done
-) &
-racer=$!
+race_start ks.a
 sleep 0.3
 expect_ok sf snapshot create ks a b
 id=$LAST_OUT
-touch "$T/stop-race"
-wait "$racer"
+race_stop
 scan_to ks.a "$T/snap.a" --snapshot "$id"
 scan_to ks.b "$T/snap.b" --snapshot "$id"
 grep -qx $'k1\told' "$T/snap.a" || fail "k1 not in the snapshot"
