@@ -20,8 +20,9 @@
 
 DEPS_BUILD=(build-essential cmake pkg-config libfuse3-dev librocksdb-dev
 	libssl-dev libjson-c-dev uuid-dev libcmocka-dev libsystemd-dev)
-# fusermount3 (unmount) and the fuse3 runtime.
-DEPS_RUN=(fuse3)
+# fusermount3 (unmount) and the fuse3 runtime; rsync for the backup that
+# scripts/run suggests trying next.
+DEPS_RUN=(fuse3 rsync)
 # rsync/tar/sha256sum back up from the mount; sst_dump/ldb read checkpoints;
 # jq parses every --json as one document; socat listens as systemd would
 # for the daemon's readiness (sd_notify); setfattr (attr) tries xattr
