@@ -32,8 +32,9 @@
 # Knobs (environment): TEST_TIMEOUT (300 s, the whole test), SERVE_TIMEOUT
 # (60 s, until serve is ready), STOP_TIMEOUT (30 s, until it has exited).
 #
-# Helpers exit the test with `fail`; call them from the test's own shell, not
-# inside $(...), where a failure would only end the subshell.
+# Helpers exit the test with `fail` (or `skip`, exit 77, when it cannot run
+# here); call them from the test's own shell, not inside $(...), where a
+# failure would only end the subshell.
 # shellcheck shell=bash
 
 SANITIZER_PATTERNS=("ERROR: AddressSanitizer" "runtime error:" "LeakSanitizer")
