@@ -27,8 +27,9 @@ DEPS_RUN=(fuse3 rsync)
 # jq parses every --json as one document; socat listens as systemd would
 # for the daemon's readiness (sd_notify); setfattr (attr) tries xattr
 # writes on the mount; fincore (util-linux-extra) sees what the page cache
-# holds.
-DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat attr util-linux-extra)
+# holds; test_install renders the man page (man-db) and checks the unit
+# (systemd-analyze, in systemd).
+DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat attr util-linux-extra man-db systemd)
 DEPS_BENCH=(bindfs)
 
 # deps_select GROUP... — set DEPS_SELECTED to the packages of GROUPs, in
