@@ -20,12 +20,16 @@
 
 DEPS_BUILD=(build-essential cmake pkg-config libfuse3-dev librocksdb-dev
 	libssl-dev libjson-c-dev uuid-dev libcmocka-dev libsystemd-dev)
-# fusermount3 (unmount) and the fuse3 runtime.
-DEPS_RUN=(fuse3)
+# fusermount3 (unmount) and the fuse3 runtime; rsync for the backup that
+# scripts/run suggests trying next.
+DEPS_RUN=(fuse3 rsync)
 # rsync/tar/sha256sum back up from the mount; sst_dump/ldb read checkpoints;
 # jq parses every --json as one document; socat listens as systemd would
-# for the daemon's readiness (sd_notify).
-DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat)
+# for the daemon's readiness (sd_notify); setfattr (attr) tries xattr
+# writes on the mount; fincore (util-linux-extra) sees what the page cache
+# holds; test_install renders the man page (man-db) and checks the unit
+# (systemd-analyze, in systemd).
+DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat attr util-linux-extra man-db systemd)
 DEPS_BENCH=(bindfs)
 
 # deps_select GROUP... — set DEPS_SELECTED to the packages of GROUPs, in

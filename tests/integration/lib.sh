@@ -32,8 +32,9 @@
 # Knobs (environment): TEST_TIMEOUT (300 s, the whole test), SERVE_TIMEOUT
 # (60 s, until serve is ready), STOP_TIMEOUT (30 s, until it has exited).
 #
-# Helpers exit the test with `fail`; call them from the test's own shell, not
-# inside $(...), where a failure would only end the subshell.
+# Helpers exit the test with `fail` (or `skip`, exit 77, when it cannot run
+# here); call them from the test's own shell, not inside $(...), where a
+# failure would only end the subshell.
 # shellcheck shell=bash
 
 SANITIZER_PATTERNS=("ERROR: AddressSanitizer" "runtime error:" "LeakSanitizer")
@@ -42,6 +43,27 @@ SANITIZER_PATTERNS=("ERROR: AddressSanitizer" "runtime error:" "LeakSanitizer")
 fail() {
 	echo "FAIL: ${TEST_NAME:-test}: $*" >&2
 	exit 1
+}
+
+# skip MSG... — the test cannot run here (a device, a privilege or a tool
+# it needs is missing): print "SKIP: <test>: MSG" and end the test with 77,
+# which ctest counts as skipped (SKIP_RETURN_CODE), never as passed. Call
+# it before the checks it stands for, never to hide a failing one.
+skip() {
+	echo "SKIP: ${TEST_NAME:-test}: $*" >&2
+	exit 77
+}
+
+# require_cmd PACKAGE CMD... — skip unless every CMD is on PATH. PACKAGE is
+# the Debian package that has them; scripts/test installs it (the test
+# group of scripts/lib/deps.sh), so only a bare ctest run can skip here.
+require_cmd() {
+	local pkg=$1 cmd
+	shift
+	for cmd in "$@"; do
+		command -v "$cmd" >/dev/null ||
+			skip "no '$cmd' on PATH (Debian package $pkg; scripts/test installs it)"
+	done
 }
 
 # pass [NAME] — print "ok: NAME" (default: the test's name), after checking
@@ -143,6 +165,55 @@ same_scan() {
 		fail "$3: $1 differs from $2: $(diff "$2" "$T/now.scan" | head -5)"
 }
 
+# test_helper NAME — the path of a helper program built from
+# tests/integration/NAME.c: $SNAPFS_BUILD/tests/ (by default the build dir
+# of the snapfs under test); fails if it is not there.
+test_helper() {
+	local p=${SNAPFS_BUILD:-$(dirname "$SNAPFS")}/tests/$1
+	[[ -x $p ]] || fail "no test helper at $p (build the tree, or set SNAPFS_BUILD)"
+	printf '%s\n' "$p"
+}
+
+# json_rows FILTER — run jq -r FILTER on each row of a --json listing read
+# from stdin (one array, or one object per line). --json prints hybrid
+# times as strings; a number above 2^53 (SNAPSHOT.json's hybrid_time) jq
+# 1.6 (Debian 12) would round: read that one with sed.
+json_rows() {
+	jq -r "if type == \"array\" then .[] else . end | $1"
+}
+
+# expect_tables WANT [MSG] — `snapfs table list` holds exactly WANT: its
+# tables as KS.NAME/TABLETS, sorted, separated by spaces.
+expect_tables() {
+	expect_ok sf table list --json
+	expect_eq "$(printf '%s\n' "$LAST_OUT" | json_rows '"\(.keyspace).\(.name)/\(.tablets)"' |
+		LC_ALL=C sort | paste -sd' ')" "$1" "${2:-tables listed}"
+}
+
+# race_start TABLE — a writer in the background putting race0, race1, ...
+# into TABLE one after the other until race_stop; every put must succeed.
+race_start() {
+	rm -f "$T/race.stop" "$T/race.err" "$T/race.count"
+	(
+		i=0
+		while [[ ! -e $T/race.stop ]]; do
+			"$SNAPFS" put "$1" "race$i" "r$i" >/dev/null 2>"$T/race.err" || exit 1
+			i=$((i + 1))
+			echo "$i" >"$T/race.count"
+		done
+	) &
+	_RACE_PID=$!
+}
+
+# race_stop — stop the race_start writer; fail if a put failed or none was
+# made. Sets RACE_PUTS.
+race_stop() {
+	touch "$T/race.stop"
+	wait "$_RACE_PID" || fail "a racing put failed: $(cat "$T/race.err")"
+	RACE_PUTS=$(cat "$T/race.count" 2>/dev/null) || RACE_PUTS=0
+	((RACE_PUTS > 0)) || fail "the racing writer made no put"
+}
+
 # wait_crashed POINT — the daemon started by snapfs_serve with
 # SNAPFS_CRASH_AT=POINT has aborted there (checked in its log); forget it.
 wait_crashed() {
@@ -198,7 +269,7 @@ snapfs_serve() {
 		fail "snapfs_serve: a daemon (pid $SNAPFS_PID) is still running"
 	fi
 	if [[ -n $mnt && ! -c /dev/fuse ]]; then
-		fail "snapfs_serve: no /dev/fuse on this machine, cannot mount"
+		skip "no /dev/fuse on this machine, cannot mount"
 	fi
 
 	echo "=== $(date -u +%FT%TZ) snapfs serve --data $DATA --foreground $*" >>"$T/serve.log"
@@ -418,9 +489,9 @@ _snapfs_cleanup() {
 	mapfile -t logs < <(_snapfs_logs)
 	if [[ -z ${_SNAPFS_SAN_REPORTED:-} ]] && _snapfs_sanitizer_report "${logs[@]}"; then
 		echo "FAIL: ${TEST_NAME:-test}: sanitizer report in the daemon log" >&2
-		((rc != 0)) || rc=1
+		((rc != 0 && rc != 77)) || rc=1 # a report is a failure, never a skip
 	fi
-	if ((rc != 0)) && [[ -s $T/serve.log ]]; then
+	if ((rc != 0 && rc != 77)) && [[ -s $T/serve.log ]]; then
 		_snapfs_show_log
 	fi
 	if [[ -n $(_snapfs_mounts_under "$T") ]]; then

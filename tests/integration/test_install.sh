@@ -10,6 +10,8 @@
 # installed binary; a build without tests needs no cmocka.
 . "$(dirname "$0")/lib.sh"
 snapfs_setup
+require_cmd man-db man
+require_cmd systemd systemd-analyze
 
 BUILD=${SNAPFS_BUILD:-$(dirname "$SNAPFS")}
 [[ -f $BUILD/CMakeCache.txt ]] || fail "no build directory at $BUILD"
@@ -32,11 +34,9 @@ sections=$(sed -n 's/^\.SS "\(.*\)"$/\1/p' "$man1" | sed 's/\\-/-/g')
 for v in "${verbs[@]}"; do
 	grep -q "^$v\( \|$\)" <<<"$sections" || fail "man page has no section for '$v'"
 done
-if command -v man >/dev/null; then
-	out=$(MANWIDTH=80 man -l "$man1" 2>&1) || fail "man -l: $out"
-	expect_contains "$out" "EXIT STATUS"
-	expect_contains "$out" "snapfs table create KS.TABLE [--tablets N]"
-fi
+out=$(MANWIDTH=80 man -l "$man1" 2>&1) || fail "man -l: $out"
+expect_contains "$out" "EXIT STATUS"
+expect_contains "$out" "snapfs table create KS.TABLE [--tablets N]"
 
 # the completion, as bash uses it
 comp=$root/usr/share/bash-completion/completions/snapfs
@@ -64,11 +64,9 @@ done
 for opt in ProtectSystem ProtectHome PrivateTmp PrivateDevices PrivateNetwork ReadWritePaths; do
 	! grep -q "^$opt=" "$unit" || fail "unit sets $opt, which hides the FUSE mount in a namespace"
 done
-if command -v systemd-analyze >/dev/null; then
-	sed "s|/usr/bin/snapfs|$root/usr/bin/snapfs|" "$unit" >"$T/snapfs@x.service"
-	out=$(systemd-analyze verify --man=no "$T/snapfs@x.service" 2>&1) ||
-		fail "systemd-analyze verify: $out"
-fi
+sed "s|/usr/bin/snapfs|$root/usr/bin/snapfs|" "$unit" >"$T/snapfs@x.service"
+out=$(systemd-analyze verify --man=no "$T/snapfs@x.service" 2>&1) ||
+	fail "systemd-analyze verify: $out"
 
 # without tests, cmocka is not needed: configure with BUILD_TESTING=OFF
 out=$(cmake -S "$SNAPFS_SRC" -B "$T/notest" -DBUILD_TESTING=OFF 2>&1) || fail "configure without tests: $out"

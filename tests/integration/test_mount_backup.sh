@@ -10,6 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 TEST_TIMEOUT=${TEST_TIMEOUT:-120}
 snapfs_setup
+require_cmd rocksdb-tools sst_dump ldb
 
 expect_ok sf init
 snapfs_serve --mount "$MNT"
@@ -125,21 +126,19 @@ expect_ok tar -C "$T/untar2" -xf "$T/both.tar"
 same_files "$MNT/snapshots" "$T/untar2"
 
 # ---- stock RocksDB tools accept the copied tablet directories ----
-if command -v sst_dump >/dev/null && command -v ldb >/dev/null; then
-	n=0
-	for d in "$T/backup/$A"/demo/*/tablet-* "$T/backup/$B"/demo/*/tablet-* "$T/untar/$B"/demo/*/tablet-*; do
-		expect_ok sst_dump --file="$d" --command=verify
-		expect_eq "$(grep -c '^The file is ok$' "$T/last.out")" "$(ls "$d" | grep -c '\.sst$')" "sst_dump verify of $d"
-		# ldb opens the DB (LOCK, LOG): on a scratch copy, the backups stay as made
-		rm -rf "$T/ldb" && cp -a "$d" "$T/ldb"
-		expect_ok ldb --db="$T/ldb" checkconsistency
-		expect_eq "$LAST_OUT" "OK" "ldb checkconsistency of $d"
-		n=$((n + 1))
-	done
-	echo "sst_dump and ldb accept $n copied tablet directories"
-else
-	echo "note: no sst_dump/ldb (Debian rocksdb-tools); stock tool checks skipped"
-fi
+n=0
+for d in "$T/backup/$A"/demo/*/tablet-* "$T/backup/$B"/demo/*/tablet-* "$T/untar/$B"/demo/*/tablet-*; do
+	expect_ok sst_dump --file="$d" --command=verify
+	expect_eq "$(grep -c '^The file is ok$' "$T/last.out")" "$(ls "$d" | grep -c '\.sst$')" "sst_dump verify of $d"
+	# ldb opens the DB (LOCK, LOG): on a scratch copy, the backups stay as made
+	rm -rf "$T/ldb" && cp -a "$d" "$T/ldb"
+	expect_ok ldb --db="$T/ldb" checkconsistency
+	expect_eq "$LAST_OUT" "OK" "ldb checkconsistency of $d"
+	n=$((n + 1))
+done
+# 4 + 2 tablets in each of the three copies
+expect_eq "$n" 18 "tablet directories checked by sst_dump and ldb"
+echo "sst_dump and ldb accept $n copied tablet directories"
 (cd "$T/backup/$A" && sha256sum -c --quiet --strict SHA256SUMS) || fail "the backup after the tools ran"
 
 snapfs_stop

@@ -60,19 +60,11 @@ expect_ok sf load ks.b --rows 1000 --seed 5
 expect_ok sf load other.c --rows 300 --seed 6
 expect_ok sf put ks.a k1 old
 # writes race the cut, so the filter has versions newer than it to hide
-(
-	i=0
-	while [[ ! -e $T/stop-race ]]; do
-		"$SNAPFS" put ks.a "race$i" "r$i" >/dev/null 2>&1 || true
-		i=$((i + 1))
-	done
-) &
-racer=$!
+race_start ks.a
 sleep 0.3
 expect_ok sf snapshot create ks
 id=$LAST_OUT
-touch "$T/stop-race"
-wait "$racer"
+race_stop
 scan_to ks.a "$T/new.ks.a" --snapshot "$id"
 scan_to ks.b "$T/new.ks.b" --snapshot "$id"
 expect_ok sf put ks.a k1 changed

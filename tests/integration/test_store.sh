@@ -4,17 +4,21 @@
 # both with the exit codes of SPEC.md (missing key or table 2, bad name 1,
 # no daemon 4), a second serve on the same DATA refused with 3 and the
 # holder's pid, clients sending garbage (random bytes, an oversized length
-# prefix, a wrong protocol version, a stalled half frame, ...) while another
-# client's put/get/scan loop must see every request succeed; then stop,
-# serve again, and everything is still there.
+# prefix, a wrong protocol version, a stalled half frame, ...: the helper
+# tests/integration/ctl_garbage.c) while another client's put/get/scan loop
+# must see every request succeed; then stop, serve again, and everything is
+# still there.
 . "${SNAPFS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/integration/lib.sh"
 snapfs_setup
+garbage=$(test_helper ctl_garbage)
 
 ROWS=20000
 
-# status --json field (a number) of the running daemon
-status_field() {
-	sf status --json | jq -r --arg f "$1" '.[$f]'
+# the hybrid time in `status --json` (a string of digits)
+status_ht() {
+	expect_ok sf status --json
+	STATUS_HT=$(jq -r .hybrid_time <<<"$LAST_OUT")
+	[[ $STATUS_HT =~ ^[0-9]+$ ]] || fail "no hybrid_time in status --json: $LAST_OUT"
 }
 
 # ---- before any daemon ------------------------------------------------------
@@ -37,9 +41,7 @@ expect_exit 3 sf table create demo.kv
 expect_contains "$LAST_ERR" "table 'demo.kv': already exists"
 expect_exit 1 sf table create 'bad name.t'
 expect_exit 1 sf table create nodot
-expect_ok sf table list --json
-expect_eq "$(printf '%s\n' "$LAST_OUT" | jq -r '[.[] | "\(.keyspace).\(.name)/\(.tablets)"] | sort | join(" ")')" \
-	"demo.items/4 demo.kv/2" "table list"
+expect_tables "demo.items/4 demo.kv/2"
 
 expect_ok sf load demo.items --rows "$ROWS" --value-size 64 --seed 3
 expect_contains "$LAST_OUT" "loaded $ROWS rows into 'demo.items'"
@@ -77,7 +79,8 @@ expect_eq "$LAST_OUT" $'[\n{"key":"beta","value":"two"}\n]' "scan --json --prefi
 
 # versions: a read at the hybrid time between two puts sees the first
 expect_ok sf put demo.kv ver v1
-ht1=$(status_field hybrid_time)
+status_ht
+ht1=$STATUS_HT
 expect_ok sf put demo.kv ver v2
 expect_ok sf get demo.kv ver
 expect_eq "$LAST_OUT" "v2"
@@ -136,151 +139,6 @@ expect_eq "$LAST_OUT" "1" "the first daemon still answers"
 
 # ---- clients sending garbage do not disturb another client ------------------
 
-cat >"$T/garbage.py" <<'EOF'
-"""Connects to the control socket and misbehaves in every way the framing
-allows; where the daemon must answer, checks the answer (an END frame with
-code 1 and the reason). Exit status 0 when every check held."""
-import os, random, socket, struct, sys, time
-
-sock_path, rounds = sys.argv[1], int(sys.argv[2])
-MAX_FRAME = (16 << 20) + (64 << 10)
-failures = []
-
-
-def connect():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(20)
-    s.connect(sock_path)
-    return s
-
-
-def read_all(s):
-    """Everything until the daemon closes (or resets) the connection."""
-    data = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except (ConnectionResetError, BrokenPipeError):
-        pass
-    return data
-
-
-def frames(data):
-    out = []
-    while len(data) >= 4:
-        (n,) = struct.unpack(">I", data[:4])
-        body, data = data[4:4 + n], data[4 + n:]
-        if len(body) < 4:
-            break
-        ver, typ, nf = body[0], chr(body[1]), struct.unpack(">H", body[2:4])[0]
-        off, fields = 4, {}
-        for _ in range(nf):
-            nl = body[off]
-            name = body[off + 1:off + 1 + nl].decode()
-            off += 1 + nl
-            (vl,) = struct.unpack(">I", body[off:off + 4])
-            fields[name] = body[off + 4:off + 4 + vl]
-            off += 4 + vl
-        out.append((ver, typ, fields))
-    return out
-
-
-def body(ver, typ, fields):
-    b = bytes([ver, ord(typ)]) + struct.pack(">H", len(fields))
-    for name, val in fields:
-        b += bytes([len(name)]) + name + struct.pack(">I", len(val)) + val
-    return b
-
-
-def frame(ver, typ, fields):
-    b = body(ver, typ, fields)
-    return struct.pack(">I", len(b)) + b
-
-
-def send_and_close(payload):
-    s = connect()
-    try:
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    data = read_all(s)
-    s.close()
-    return data
-
-
-def expect_end(what, payload, code, reason):
-    got = frames(send_and_close(payload))
-    if not got or got[-1][1] != "E":
-        failures.append("%s: no END frame in the reply" % what)
-        return
-    f = got[-1][2]
-    if f.get("code") != code or reason.encode() not in f.get("error", b""):
-        failures.append("%s: reply %r" % (what, f))
-
-
-req = [(b"verb", b"get"), (b"table", b"demo.kv"), (b"key", b"alpha")]
-
-# a stalled client: half a frame, held open while everything else happens
-stalled = connect()
-stalled.sendall(struct.pack(">I", 100) + b"\x01Q")
-
-rng = random.Random(1234)
-for r in range(rounds):
-    expect_end("oversized length", struct.pack(">I", 0xFFFFFFFF) + b"xx", b"1",
-               "frame too large")
-    expect_end("length just over the limit", struct.pack(">I", MAX_FRAME + 1), b"1",
-               "frame too large")
-    expect_end("wrong version", frame(2, "Q", req), b"1", "unsupported protocol version")
-    expect_end("version 0", frame(0, "Q", req), b"1", "unsupported protocol version")
-    expect_end("length below a header", struct.pack(">I", 2) + b"\x01Q", b"1",
-               "malformed frame")
-    expect_end("too many fields", struct.pack(">I", 4) + bytes([1, ord("Q"), 0xFF, 0xFF]),
-               b"1", "malformed frame")
-    expect_end("field past the frame", struct.pack(">I", 12) +
-               bytes([1, ord("Q"), 0, 1, 4]) + b"verb" + b"\xff\xff", b"1", "malformed frame")
-    expect_end("value length past the frame",
-               struct.pack(">I", 13) + bytes([1, ord("Q"), 0, 1, 4]) + b"verb" +
-               struct.pack(">I", 1000), b"1", "malformed frame")
-    expect_end("truncated frame", struct.pack(">I", 1000) + body(1, "Q", req), b"1",
-               "malformed frame")
-    expect_end("empty field name", frame(1, "Q", [(b"", b"x")]), b"1", "malformed frame")
-    expect_end("not a request", frame(1, "R", req), b"1", "not a request frame")
-    expect_end("no verb", frame(1, "Q", [(b"table", b"demo.kv")]), b"1", "'verb' missing")
-    expect_end("unknown verb", frame(1, "Q", [(b"verb", b"rm -rf /")]), b"1",
-               "verb 'rm -rf /' unknown")
-    expect_end("NUL in an argument", frame(1, "Q", [(b"verb", b"get\0x")]), b"1",
-               "NUL byte")
-    expect_end("get without key", frame(1, "Q", [(b"verb", b"get"), (b"table", b"demo.kv")]),
-               b"1", "'key' missing")
-    expect_end("bad number", frame(1, "Q", [(b"verb", b"scan"), (b"table", b"demo.kv"),
-                                            (b"limit", b"12x")]), b"1", "not a number")
-    # random bytes of random sizes: the daemon closes, whatever it makes of them
-    for _ in range(20):
-        send_and_close(os.urandom(rng.randrange(1, 5000)))
-    # a valid request followed by junk on the same connection: the request
-    # is answered, then the junk closes the connection
-    got = frames(send_and_close(frame(1, "Q", req) + os.urandom(64)))
-    if not got or got[0][1] != "R" or got[0][2].get("value") != b"1":
-        failures.append("valid request before junk: reply %r" % got[:2])
-    # a client that connects and vanishes
-    connect().close()
-
-# many idle connections at once (under the daemon's limit of 128)
-idle = [connect() for _ in range(40)]
-time.sleep(0.2)
-for s in idle:
-    s.close()
-
-stalled.close()
-for f in failures[:20]:
-    print("garbage: " + f, file=sys.stderr)
-sys.exit(1 if failures else 0)
-EOF
-
 # the well-behaved client: a put/get/scan loop whose every request must succeed
 (
 	set +e
@@ -300,7 +158,7 @@ wait_until 30 test -s "$T/good.count" || fail "the good client did not start: $(
 
 garbage_rc=0
 before=$(<"$T/good.count")
-timeout 240 python3 "$T/garbage.py" "$DATA/snapfs.sock" 20 2>"$T/garbage.log" || garbage_rc=$?
+timeout 240 "$garbage" "$DATA/snapfs.sock" 20 2>"$T/garbage.log" || garbage_rc=$?
 during=$(($(<"$T/good.count") - before))
 touch "$T/stop-good"
 good_rc=0
@@ -323,8 +181,7 @@ snapfs_stop
 expect_exit 4 sf get demo.kv alpha
 snapfs_serve
 
-expect_ok sf table list --json
-expect_eq "$(printf '%s\n' "$LAST_OUT" | jq length)" 2 "tables after restart"
+expect_tables "demo.items/4 demo.kv/2" "tables after restart"
 expect_ok sf scan demo.items
 expect_eq "$(printf '%s\n' "$LAST_OUT" | wc -l)" $((ROWS - 1)) "demo.items rows after restart"
 expect_ok sf scan demo.kv
@@ -344,7 +201,8 @@ expect_eq "$LAST_OUT" "v$((good_n - 1))"
 expect_ok sf get demo.kv ver --at "$ht1"
 expect_eq "$LAST_OUT" "v1" "the past after restart"
 # the clock moved on past everything before the restart
-ht2=$(status_field hybrid_time)
+status_ht
+ht2=$STATUS_HT
 ((ht2 > ht1)) || fail "hybrid time after restart $ht2 <= $ht1"
 expect_ok sf put demo.kv after restart
 expect_ok sf get demo.kv after

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -586,46 +587,99 @@ static void test_load_value(void **state)
 
 /* ---- concurrent writers ---- */
 
+#define WRITERS 4
+#define WRITER_ROWS 500
+
 struct writer {
 	struct store *s;
 	int id, errors;
+	atomic_int acked;    /* rows w<id>-0000.. acknowledged so far */
+	atomic_int finished; /* the writer is done */
 };
 
 static void *write_rows(void *arg)
 {
 	struct writer *w = arg;
 
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < WRITER_ROWS; i++) {
 		char k[32];
 		int n = snprintf(k, sizeof(k), "w%d-%04d", w->id, i);
 
 		if (store_put(w->s, "demo.c", k, (size_t)n, k, (size_t)n, NULL))
 			w->errors++;
+		else
+			atomic_store(&w->acked, i + 1);
 	}
+	atomic_store(&w->finished, 1);
 	return NULL;
 }
 
+/* What a scan running alongside the writers saw, row by row. */
+struct seen {
+	unsigned char row[WRITERS][WRITER_ROWS];
+	int bad;
+};
+
+static int seen_cb(void *arg, const char *k, size_t kl, const char *v, size_t vl)
+{
+	struct seen *s = arg;
+	int id, i, end = 0;
+
+	if (kl >= 32 || vl != kl || memcmp(k, v, kl) ||
+	    sscanf(k, "w%d-%4d%n", &id, &i, &end) != 2 || (size_t)end != kl || id < 0 ||
+	    id >= WRITERS || i < 0 || i >= WRITER_ROWS || s->row[id][i]++)
+		s->bad++; /* not a row a writer wrote, its value torn, or seen twice */
+	return 0;
+}
+
+/* Scans while the writers run: every row a writer had acknowledged before
+ * the scan began is in it, with its value; nothing else, nothing twice. */
 static void test_concurrent_writers(void **state)
 {
 	struct fixture *f = *state;
-	pthread_t th[4];
-	struct writer w[4];
+	pthread_t th[WRITERS];
+	struct writer w[WRITERS];
+	char why[1200] = "";
 
 	create(&f->s, "demo.c", 4);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < WRITERS; i++) {
 		w[i] = (struct writer){.s = &f->s, .id = i};
 		assert_int_equal(pthread_create(&th[i], NULL, write_rows, &w[i]), 0);
 	}
-	for (int i = 0; i < 4; i++) {
-		/* readers run alongside */
-		assert_true(scan_count(&f->s, "demo.c", NULL, 0, 0) <= 2000);
+	/* scans run alongside until every writer is done, 4 at least; a
+	 * failure is reported once the writers are joined */
+	for (int r = 0, done = 0; !*why && (r < 4 || done < WRITERS); r++) {
+		struct seen *seen = xcalloc(1, sizeof(*seen));
+		struct errbuf e;
+		int acked[WRITERS];
+
+		done = 0;
+		for (int i = 0; i < WRITERS; i++) {
+			acked[i] = atomic_load(&w[i].acked);
+			done += atomic_load(&w[i].finished);
+		}
+		if (store_scan(&f->s, "demo.c", NULL, 0, 0, 0, seen_cb, seen, &e))
+			snprintf(why, sizeof(why), "scan %d: %s", r, e.msg);
+		else if (seen->bad)
+			snprintf(why, sizeof(why),
+				 "scan %d: %d rows no writer wrote, torn or twice", r, seen->bad);
+		for (int i = 0; i < WRITERS && !*why; i++)
+			for (int j = 0; j < acked[i] && !*why; j++)
+				if (!seen->row[i][j])
+					snprintf(why, sizeof(why),
+						 "scan %d: row w%d-%04d, acknowledged before "
+						 "the scan began, is missing",
+						 r, i, j);
+		free(seen);
 	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < WRITERS; i++) {
 		pthread_join(th[i], NULL);
 		assert_int_equal(w[i].errors, 0);
 	}
-	assert_int_equal(scan_count(&f->s, "demo.c", NULL, 0, 0), 2000);
-	assert_int_equal(scan_count(&f->s, "demo.c", "w3-", 0, 0), 500);
+	if (*why)
+		fail_msg("%s", why);
+	assert_int_equal(scan_count(&f->s, "demo.c", NULL, 0, 0), WRITERS * WRITER_ROWS);
+	assert_int_equal(scan_count(&f->s, "demo.c", "w3-", 0, 0), WRITER_ROWS);
 }
 
 /* ---- crash leftovers and damage ---- */
