@@ -16,6 +16,7 @@
 #include "snap.h"
 
 #include "fsutil.h"
+#include "hashcache.h"
 #include "jtime.h"
 #include "manifest.h"
 #include "partition.h"
@@ -262,9 +263,7 @@ int snapshots_open(struct snapshots **out, struct store *s, struct errbuf *e)
 	if (!rc)
 		repair(ss);
 	if (!rc) {
-		rc = hashcache_open(&ss->hc, hcpath);
-		if (rc)
-			err_set(e, rc, "hash cache '%s': %s", hcpath, strerror(-rc));
+		rc = hashcache_open(&ss->hc, hcpath, s->data, e);
 	}
 	free(hcpath);
 	if (rc) {
@@ -354,7 +353,7 @@ void snapshots_prehash(struct snapshots *ss)
 		}
 	pthread_rwlock_unlock(&s->lock);
 	for (size_t i = 0; i < n; i++) {
-		hashcache_get(ss->hc, ids[i], paths[i], hex); /* gone meanwhile: no matter */
+		hashcache_get(ss->hc, paths[i], hex); /* gone meanwhile: no matter */
 		free(paths[i]);
 		free(ids[i]);
 	}
@@ -440,7 +439,7 @@ static void warm_hashes(struct snapshots *ss, struct store_table *t, struct stor
 		for (size_t i = 0; i < mt.nfiles; i++) {
 			char *p = fs_path("%s/%s", dir, mt.files[i].name);
 
-			hashcache_get(ss->hc, tb->id, p, hex);
+			hashcache_get(ss->hc, p, hex);
 			free(p);
 			free(mt.files[i].name);
 		}
@@ -578,7 +577,7 @@ static int write_metadata(struct snapshots *ss, struct snap_rec *r, struct errbu
 					ents = xrealloc(ents, cap * sizeof(*ents));
 				}
 				ents[nents].path = fs_path("%s/%s", rel, mtb->files[k].name);
-				rc = hashcache_get(ss->hc, mtb->id, p, ents[nents].hex);
+				rc = hashcache_get(ss->hc, p, ents[nents].hex);
 				nents++;
 				if (rc)
 					err_set(e, rc, "checksum of '%s': %s", p, strerror(-rc));
