@@ -55,7 +55,7 @@ int cmd_restore_list(struct cli_opts *o)
 int srv_restore_list(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
 {
 	json_object *arr = NULL;
-	int rc = restore_list(&d->store.cat, &arr, e);
+	int rc = restore_list(store_catalog(d->store), &arr, e);
 
 	if (!rc)
 		rc = srv_send_json(fd, arr);
@@ -65,15 +65,18 @@ int srv_restore_list(struct daemon *d, const struct ctl_msg *req, int fd, struct
 
 int srv_snapshot_restore(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
 {
-	char *id = NULL, *table = ctl_dup(req, "table"), *as = ctl_dup(req, "as");
-	int rc = srv_arg(req, "id", &id, e);
+	char *arg = NULL, *table = ctl_dup(req, "table"), *as = ctl_dup(req, "as");
+	char id[ID_LEN + 1] = "";
+	int rc = srv_arg(req, "id", &arg, e);
 
 	if (!rc)
-		rc = restore_snapshot(&d->store, d->snaps, id, table, as, e);
+		rc = snap_resolve(d->snaps, arg, NULL, id, e);
+	if (!rc)
+		rc = restore_snapshot(d->store, d->snaps, id, table, as, e);
 	if (!rc)
 		dlog("restored snapshot '%s'%s%s%s%s online", id, table ? " table " : "",
 		     table ? table : "", as ? " as " : "", as ? as : "");
-	free(id);
+	free(arg);
 	free(table);
 	free(as);
 	return rc;

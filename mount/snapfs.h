@@ -30,7 +30,7 @@ struct daemon {
 	char *mountpoint; /* NULL without --mount */
 	int allow_other;
 	int detached; /* stdout and stderr are DATA/snapfs.log (reopened on SIGHUP) */
-	struct store store;
+	struct store *store;	 /* NULL until opened */
 	struct snapshots *snaps; /* the snapshot module, NULL until opened */
 	struct schedules *sched; /* schedules and restore points */
 	struct view *view;	 /* NULL without --mount */

@@ -307,6 +307,18 @@ static json_object *table_json(const struct tablerec *t, int with_ks)
 	return o;
 }
 
+int tablerec_from_json(json_object *o, struct tablerec *out, struct errbuf *e)
+{
+	if (!json_object_is_type(o, json_type_object))
+		return err_set(e, -EBADMSG, "not a JSON object");
+	return table_from(o, 1, out, e);
+}
+
+json_object *tablerec_to_json(const struct tablerec *t)
+{
+	return table_json(t, 1);
+}
+
 int tablerec_parse(const char *text, size_t len, struct tablerec *out, struct errbuf *e)
 {
 	json_object *o = rec_json_parse(text, len, e);
@@ -326,27 +338,42 @@ char *tablerec_format(const struct tablerec *t)
 
 /* ---- keyspaces ---- */
 
-int ksrec_parse(const char *text, size_t len, struct ksrec *out, struct errbuf *e)
+int ksrec_from_json(json_object *o, struct ksrec *out, struct errbuf *e)
 {
 	static const char *const keys[] = {"name", NULL};
+	int rc;
+
+	if (!json_object_is_type(o, json_type_object))
+		return err_set(e, -EBADMSG, "not a JSON object");
+	rc = rec_only(o, keys, e);
+	if (!rc)
+		rc = rec_name(o, "name", out->name, e);
+	return rc;
+}
+
+json_object *ksrec_to_json(const struct ksrec *k)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(k->name));
+	return o;
+}
+
+int ksrec_parse(const char *text, size_t len, struct ksrec *out, struct errbuf *e)
+{
 	json_object *o = rec_json_parse(text, len, e);
 	int rc;
 
 	if (!o)
 		return -EBADMSG;
-	rc = rec_only(o, keys, e);
-	if (!rc)
-		rc = rec_name(o, "name", out->name, e);
+	rc = ksrec_from_json(o, out, e);
 	json_object_put(o);
 	return rc;
 }
 
 char *ksrec_format(const struct ksrec *k)
 {
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "name", json_object_new_string(k->name));
-	return format(o);
+	return format(ksrec_to_json(k));
 }
 
 /* ---- snapshots ---- */
@@ -575,17 +602,17 @@ static int text_from(json_object *o, const char *k, size_t max, char **out, stru
 	return 0;
 }
 
-int restorerec_parse(const char *text, size_t len, struct restorerec *out, struct errbuf *e)
+int restorerec_from_json(json_object *o, int with_restored_us, struct restorerec *out,
+			 struct errbuf *e)
 {
 	static const char *const keys[] = {"id",       "source",      "snapshot_id", "keyspace",
 					   "cut_time", "hybrid_time", "tables",	     "dropped",
 					   "result",   "restored_us", NULL};
-	json_object *o = rec_json_parse(text, len, e);
 	struct restorerec r;
 	int rc;
 
-	if (!o)
-		return -EBADMSG;
+	if (!json_object_is_type(o, json_type_object))
+		return err_set(e, -EBADMSG, "not a JSON object");
 	memset(&r, 0, sizeof(r));
 	rc = rec_only(o, keys, e);
 	if (!rc)
@@ -606,13 +633,26 @@ int restorerec_parse(const char *text, size_t len, struct restorerec *out, struc
 		rc = names_from(o, "dropped", &r.dropped, &r.ndropped, e);
 	if (!rc)
 		rc = text_from(o, "result", 256, &r.result, e);
-	if (!rc)
+	if (!rc && with_restored_us)
 		rc = rec_i64(o, "restored_us", &r.restored_us, e);
-	json_object_put(o);
+	else if (!rc && rec_has(o, "restored_us"))
+		rc = err_set(e, -EBADMSG, "field 'restored_us': before the commit");
 	if (rc)
 		restorerec_release(&r);
 	else
 		*out = r;
+	return rc;
+}
+
+int restorerec_parse(const char *text, size_t len, struct restorerec *out, struct errbuf *e)
+{
+	json_object *o = rec_json_parse(text, len, e);
+	int rc;
+
+	if (!o)
+		return -EBADMSG;
+	rc = restorerec_from_json(o, 1, out, e);
+	json_object_put(o);
 	return rc;
 }
 
@@ -625,7 +665,7 @@ static json_object *names_json(char **v, size_t n)
 	return arr;
 }
 
-char *restorerec_format(const struct restorerec *r)
+json_object *restorerec_to_json(const struct restorerec *r, int with_restored_us)
 {
 	json_object *o = json_object_new_object();
 
@@ -638,8 +678,14 @@ char *restorerec_format(const struct restorerec *r)
 	json_object_object_add(o, "tables", names_json(r->tables, r->ntables));
 	json_object_object_add(o, "dropped", names_json(r->dropped, r->ndropped));
 	json_object_object_add(o, "result", json_object_new_string(r->result));
-	json_object_object_add(o, "restored_us", json_object_new_int64(r->restored_us));
-	return format(o);
+	if (with_restored_us)
+		json_object_object_add(o, "restored_us", json_object_new_int64(r->restored_us));
+	return o;
+}
+
+char *restorerec_format(const struct restorerec *r)
+{
+	return format(restorerec_to_json(r, 1));
 }
 
 /* ---- any record by its key ---- */

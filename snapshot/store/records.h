@@ -113,6 +113,18 @@ int restorerec_parse(const char *text, size_t len, struct restorerec *out, struc
 char *restorerec_format(const struct restorerec *r);
 void restorerec_release(struct restorerec *r);
 
+/* The same records as parts of a bigger JSON document (the restore
+ * journal holds table, keyspace and restoration records). */
+struct json_object;
+int tablerec_from_json(struct json_object *o, struct tablerec *out, struct errbuf *e);
+struct json_object *tablerec_to_json(const struct tablerec *t);
+int ksrec_from_json(struct json_object *o, struct ksrec *out, struct errbuf *e);
+struct json_object *ksrec_to_json(const struct ksrec *k);
+/* with_restored_us 0: the record before its commit stamps restored_us. */
+int restorerec_from_json(struct json_object *o, int with_restored_us, struct restorerec *out,
+			 struct errbuf *e);
+struct json_object *restorerec_to_json(const struct restorerec *r, int with_restored_us);
+
 /* Parses one catalog record by its key's prefix (ks/, table/, snap/,
  * sched/, restore/), checking that the key names it (table/<id> holds
  * table <id>). -EBADMSG with "catalog record '<key>': <why>" for a bad
