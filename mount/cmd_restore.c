@@ -5,6 +5,7 @@
 #include "snapfs.h"
 
 #include "fsutil.h"
+#include "check.h"
 #include "jtime.h"
 #include "restore.h"
 #include "snap.h"
@@ -254,4 +255,35 @@ out:
 	free(json);
 	free(jpath);
 	return rc;
+}
+
+static void check_line(void *arg, const char *line)
+{
+	(void)arg;
+	if (!strncmp(line, "note: ", 6))
+		printf("snapfs: %s\n", line);
+	else
+		printf("problem: %s\n", line);
+	fflush(stdout);
+}
+
+/* check [--data DIR]: offline, no daemon involved (one must not serve DATA). */
+int cmd_check(struct cli_opts *o)
+{
+	struct check_counts n;
+	struct errbuf e = {{0}};
+	int rc = check_data(o->data, check_line, NULL, &n, &e);
+
+	if (rc)
+		return cli_error(rc, "check: %s", e.msg);
+	if (n.problems)
+		return cli_error(-EBADMSG,
+				 "check '%s': %zu problem%s (%zu records, %zu tablets, %zu "
+				 "snapshots, %zu files read)",
+				 o->data, n.problems, n.problems == 1 ? "" : "s", n.records,
+				 n.tablets, n.snapshots, n.files);
+	printf("snapfs: '%s' checks: %zu records, %zu tablets, %zu snapshots, %zu files read, "
+	       "no problem\n",
+	       o->data, n.records, n.tablets, n.snapshots, n.files);
+	return 0;
 }
