@@ -586,6 +586,7 @@ static int restore_online(struct store *s, struct snapshots *ss, const char *id,
 		goto out;
 	journaled = 1;
 	snap_crash_point("online-restore-after-journal");
+	snap_delay_point("online-restore-after-journal");
 	rc = journal_apply(&j, data, store_clock(s), e);
 	if (rc)
 		goto out;

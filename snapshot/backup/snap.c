@@ -83,6 +83,21 @@ void snap_crash_point(const char *point)
 	}
 }
 
+void snap_delay_point(const char *point)
+{
+	const char *at = getenv("SNAPFS_DELAY_AT");
+	size_t n = strlen(point);
+
+	/* "<point>:<milliseconds>" */
+	if (at && !strncmp(at, point, n) && at[n] == ':') {
+		long ms = strtol(at + n + 1, NULL, 10);
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+		fprintf(stderr, "snapfs: delay injected at '%s' (%ld ms)\n", point, ms);
+		nanosleep(&ts, NULL);
+	}
+}
+
 char *snap_checkpoint_dir(const char *data, const char *table_id, const char *tablet_id,
 			  const char *snap_id)
 {

@@ -121,5 +121,8 @@ char *snap_checkpoint_dir(const char *data, const char *table_id, const char *ta
 
 /* Aborts the process if $SNAPFS_CRASH_AT equals point (tests only). */
 void snap_crash_point(const char *point);
+/* Sleeps MS milliseconds if $SNAPFS_DELAY_AT is "<point>:MS" (tests only:
+ * holds a race window open). */
+void snap_delay_point(const char *point);
 
 #endif
