@@ -28,6 +28,7 @@
 
 #include "fsutil.h"
 #include "hash.h"
+#include "ids.h"
 #include "log.h"
 #include "manifest.h"
 
@@ -254,14 +255,6 @@ static int parse_u64(const char *s, size_t len, uint64_t *v)
 	return 0;
 }
 
-static int lower_hex(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 /* One line (without its newline) into r. */
 static int parse_line(const char *line, size_t len, struct hc_record *r)
 {
@@ -270,7 +263,7 @@ static int parse_line(const char *line, size_t len, struct hc_record *r)
 	uint64_t mt;
 	char want[17];
 
-	if (len < 18 || line[16] != ' ' || !lower_hex(line, 16))
+	if (len < 18 || line[16] != ' ' || !hex_lower(line, 16))
 		return -1;
 	snprintf(want, sizeof(want), "%016" PRIx64, fnv1a64(FNV1A64_SEED, line + 17, len - 17));
 	if (memcmp(want, line, 16))
@@ -286,7 +279,7 @@ static int parse_line(const char *line, size_t len, struct hc_record *r)
 	}
 	f[7] = p; /* rel, spaces allowed */
 	fl[7] = (size_t)(end - p);
-	if (fl[0] != 64 || !lower_hex(f[0], 64) || fl[6] != 16 || !lower_hex(f[6], 16))
+	if (fl[0] != 64 || !hex_lower(f[0], 64) || fl[6] != 16 || !hex_lower(f[6], 16))
 		return -1;
 	if (parse_u64(f[1], fl[1], &r->dev) || parse_u64(f[2], fl[2], &r->ino) ||
 	    parse_u64(f[3], fl[3], &r->gen) || parse_u64(f[4], fl[4], &r->size) ||
