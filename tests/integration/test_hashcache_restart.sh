@@ -26,8 +26,7 @@ checked=0
 check_all() { # WHEN: every COMPLETE snapshot passes sha256sum -c through the mount
 	local ids id
 	expect_ok sf snapshot list --json
-	ids=$(printf '%s\n' "$LAST_OUT" | grep '"state":"COMPLETE"' |
-		sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
+	ids=$(jq -r '.[] | select(.state == "COMPLETE") | .id' <<<"$LAST_OUT")
 	[[ -n $ids ]] || fail "$1: no COMPLETE snapshot"
 	for id in $ids; do
 		[[ -d $MNT/snapshots/$id ]] || fail "$1: snapshot $id not mounted"
@@ -41,8 +40,7 @@ check_all() { # WHEN: every COMPLETE snapshot passes sha256sum -c through the mo
 prune() { # KEEP
 	local ids n id
 	expect_ok sf snapshot list --json
-	ids=$(printf '%s\n' "$LAST_OUT" | grep '"state":"COMPLETE"' |
-		sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
+	ids=$(jq -r '.[] | select(.state == "COMPLETE") | .id' <<<"$LAST_OUT")
 	n=$(printf '%s\n' "$ids" | wc -l)
 	for id in $(printf '%s\n' "$ids" | head -n $((n > $1 ? n - $1 : 0))); do
 		expect_ok sf snapshot delete "$id"

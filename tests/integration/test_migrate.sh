@@ -36,7 +36,7 @@ expect_eq "$(printf '%s\n' "$LAST_OUT" | wc -l)" 500
 expect_ok sf scan app.copy
 expect_eq "$(printf '%s\n' "$LAST_OUT" | wc -l)" 500
 expect_ok sf restore list --json
-expect_eq "$(printf '%s\n' "$LAST_OUT" | grep -c '"snapshot_id"')" 2
+expect_eq "$(jq length <<<"$LAST_OUT")" 2
 expect_ok sf schedule list --json
 expect_contains "$LAST_OUT" '"keyspace":"app"'
 
@@ -44,7 +44,7 @@ expect_contains "$LAST_OUT" '"keyspace":"app"'
 expect_ok sf snapshot create app
 expect_ok sf snapshot list --json
 n=0
-for id in $(printf '%s\n' "$LAST_OUT" | grep '"state":"COMPLETE"' | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/'); do
+for id in $(jq -r '.[] | select(.state == "COMPLETE") | .id' <<<"$LAST_OUT"); do
 	(cd "$MNT/snapshots/$id" && sha256sum -c --quiet SHA256SUMS) || fail "snapshot $id fails sha256sum -c"
 	n=$((n + 1))
 done

@@ -53,7 +53,7 @@ expect_contains "$LAST_ERR" "being restored"
 expect_ok sf put ks.big k3 v3 # other tables are not held
 wait "$rpid" || fail "restore failed: $(cat "$T/restore.out")"
 expect_ok sf table list --json
-expect_eq "$(printf '%s\n' "$LAST_OUT" | grep -c '"name":"t"')" 1 "tables named ks.t"
+expect_eq "$(jq '[.[] | select(.keyspace == "ks" and .name == "t")] | length' <<<"$LAST_OUT")" 1 "tables named ks.t"
 expect_ok sf get ks.t k
 expect_eq "$LAST_OUT" v
 # once it is over, the name is free again

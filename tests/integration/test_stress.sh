@@ -117,7 +117,7 @@ expect_ok sf status
 
 # one table per name
 expect_ok sf table list --json
-names=$(printf '%s\n' "$LAST_OUT" | sed 's/.*"keyspace":"\([^"]*\)".*"name":"\([^"]*\)".*/\1.\2/' | sort)
+names=$(jq -r '.[] | "\(.keyspace).\(.name)"' <<<"$LAST_OUT" | sort)
 [[ -z $(printf '%s\n' "$names" | uniq -d) ]] || fail "two tables of one name: $names"
 expect_contains "$names" "st.a"
 expect_contains "$names" "st.b"
@@ -132,14 +132,14 @@ missing=$(comm -23 "$T/acked.sorted" "$T/scanned" | head -5)
 # every COMPLETE snapshot passes sha256sum -c through the mount (retention
 # may delete one while it is checked: only a snapshot still listed counts)
 expect_ok sf schedule list --json
-sched=$(printf '%s\n' "$LAST_OUT" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p' | head -1)
+sched=$(jq -r '.[0].id' <<<"$LAST_OUT")
 checked=0
 expect_ok sf snapshot list --json
-for id in $(printf '%s\n' "$LAST_OUT" | grep '"state":"COMPLETE"' | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/'); do
+for id in $(jq -r '.[] | select(.state == "COMPLETE") | .id' <<<"$LAST_OUT"); do
 	if (cd "$MNT/snapshots/$id" 2>/dev/null && sha256sum -c --quiet SHA256SUMS >/dev/null 2>&1); then
 		checked=$((checked + 1))
 	else
-		sf snapshot list --json | grep -q "\"id\":\"$id\",\"state\":\"COMPLETE\"" &&
+		sf snapshot list --json | jq -e --arg id "$id" 'any(.[]; .id == $id and .state == "COMPLETE")' >/dev/null &&
 			fail "snapshot $id fails sha256sum -c through the mount"
 	fi
 done
