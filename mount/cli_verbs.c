@@ -335,6 +335,20 @@ const struct cli_verb cli_verbs[] = {
 	.flags = CLI_NODATA,
     },
     {
+	.name = "check",
+	.summary = "check a whole data directory offline: records, tablets, snapshots; change "
+		   "nothing",
+	.text = "Parses every catalog record, the restore journal and the hash cache as the "
+		"daemon does at start, reads every tablet and every checkpoint of a COMPLETE "
+		"snapshot with RocksDB's checksums verified, and hashes every snapshot file "
+		"against its SHA256SUMS. Prints each problem as 'problem: ...'. Refuses a data "
+		"directory a daemon serves.",
+	.exits = EXITS({2, "DATA does not exist or is not initialised"},
+		       {3, "a problem was found (each is printed), or a daemon serves DATA"}),
+	.example = "snapfs check --data /var/lib/snapfs",
+	.fn = cmd_check,
+    },
+    {
 	.name = "dump",
 	.summary = "print a table of a backup tree at its cut, straight from the files",
 	.args = ARGS({"DIR", CLI_DIR, CLI_ONE,

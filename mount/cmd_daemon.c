@@ -149,11 +149,9 @@ int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbu
 			       d->mountpoint ? json_object_new_string(d->mountpoint)
 					     : json_object_new_null());
 	jtime_add_us(o, "started", d->started_us);
-	pthread_rwlock_rdlock(&d->store.lock);
-	json_object_object_add(o, "tables", json_object_new_int((int)d->store.ntables));
-	pthread_rwlock_unlock(&d->store.lock);
+	json_object_object_add(o, "tables", json_object_new_int((int)store_table_count(d->store)));
 	json_object_object_add(o, "snapshots", json_object_new_int((int)snapshots_count(d->snaps)));
-	jtime_add(o, NULL, hlc_last(&d->store.clock)); /* the clock: last time handed out */
+	jtime_add(o, NULL, hlc_last(store_clock(d->store))); /* the clock: last time handed out */
 	rc = srv_send_json(fd, o);
 	json_object_put(o);
 	return rc;

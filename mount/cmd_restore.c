@@ -5,6 +5,7 @@
 #include "snapfs.h"
 
 #include "fsutil.h"
+#include "check.h"
 #include "jtime.h"
 #include "restore.h"
 #include "snap.h"
@@ -55,7 +56,7 @@ int cmd_restore_list(struct cli_opts *o)
 int srv_restore_list(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
 {
 	json_object *arr = NULL;
-	int rc = restore_list(&d->store.cat, &arr, e);
+	int rc = restore_list(store_catalog(d->store), &arr, e);
 
 	if (!rc)
 		rc = srv_send_json(fd, arr);
@@ -65,15 +66,18 @@ int srv_restore_list(struct daemon *d, const struct ctl_msg *req, int fd, struct
 
 int srv_snapshot_restore(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
 {
-	char *id = NULL, *table = ctl_dup(req, "table"), *as = ctl_dup(req, "as");
-	int rc = srv_arg(req, "id", &id, e);
+	char *arg = NULL, *table = ctl_dup(req, "table"), *as = ctl_dup(req, "as");
+	char id[ID_LEN + 1] = "";
+	int rc = srv_arg(req, "id", &arg, e);
 
 	if (!rc)
-		rc = restore_snapshot(&d->store, d->snaps, id, table, as, e);
+		rc = snap_resolve(d->snaps, arg, NULL, id, e);
+	if (!rc)
+		rc = restore_snapshot(d->store, d->snaps, id, table, as, e);
 	if (!rc)
 		dlog("restored snapshot '%s'%s%s%s%s online", id, table ? " table " : "",
 		     table ? table : "", as ? " as " : "", as ? as : "");
-	free(id);
+	free(arg);
 	free(table);
 	free(as);
 	return rc;
@@ -251,4 +255,35 @@ out:
 	free(json);
 	free(jpath);
 	return rc;
+}
+
+static void check_line(void *arg, const char *line)
+{
+	(void)arg;
+	if (!strncmp(line, "note: ", 6))
+		printf("snapfs: %s\n", line);
+	else
+		printf("problem: %s\n", line);
+	fflush(stdout);
+}
+
+/* check [--data DIR]: offline, no daemon involved (one must not serve DATA). */
+int cmd_check(struct cli_opts *o)
+{
+	struct check_counts n;
+	struct errbuf e = {{0}};
+	int rc = check_data(o->data, check_line, NULL, &n, &e);
+
+	if (rc)
+		return cli_error(rc, "check: %s", e.msg);
+	if (n.problems)
+		return cli_error(-EBADMSG,
+				 "check '%s': %zu problem%s (%zu records, %zu tablets, %zu "
+				 "snapshots, %zu files read)",
+				 o->data, n.problems, n.problems == 1 ? "" : "s", n.records,
+				 n.tablets, n.snapshots, n.files);
+	printf("snapfs: '%s' checks: %zu records, %zu tablets, %zu snapshots, %zu files read, "
+	       "no problem\n",
+	       o->data, n.records, n.tablets, n.snapshots, n.files);
+	return 0;
 }

@@ -196,7 +196,7 @@ int srv_put(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *
 	if (!rc && !(val = ctl_get(req, "value", &vlen)))
 		rc = err_set(e, -EINVAL, "request: argument 'value' missing");
 	if (!rc)
-		rc = store_put(&d->store, table, key, klen, val, vlen, e);
+		rc = store_put(d->store, table, key, klen, val, vlen, e);
 	free(table);
 	return rc;
 }
@@ -211,15 +211,19 @@ int srv_del(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *
 	if (!rc)
 		rc = key_arg(req, &key, &klen, e);
 	if (!rc)
-		rc = store_del(&d->store, table, key, klen, e);
+		rc = store_del(d->store, table, key, klen, e);
 	free(table);
 	return rc;
 }
 
-/* at: 0 = now; or the "at" argument; snapshot id in *snap (malloc'ed). */
-static int read_time(const struct ctl_msg *req, uint64_t *at, char **snap, struct errbuf *e)
+/* at: 0 = now; or the "at" argument; or the snapshot id in *snap
+ * (malloc'ed), resolved from what the user typed ("latest" is the newest
+ * COMPLETE snapshot of table's keyspace). */
+static int read_time(struct daemon *d, const struct ctl_msg *req, const char *table, uint64_t *at,
+		     char **snap, struct errbuf *e)
 {
 	int rc = srv_arg_u64(req, "at", at, e);
+	char *arg = NULL, ks[65], name[65];
 
 	*snap = NULL;
 	if (rc == -ENOENT) {
@@ -227,7 +231,13 @@ static int read_time(const struct ctl_msg *req, uint64_t *at, char **snap, struc
 		rc = 0;
 	}
 	if (!rc && ctl_get(req, "snapshot", NULL))
-		rc = srv_arg(req, "snapshot", snap, e);
+		rc = srv_arg(req, "snapshot", &arg, e);
+	if (!rc && arg) {
+		*snap = xmalloc(ID_LEN + 1);
+		rc = snap_resolve(d->snaps, arg,
+				  store_split_name(table, ks, name, NULL) ? NULL : ks, *snap, e);
+	}
+	free(arg);
 	return rc;
 }
 
@@ -243,11 +253,11 @@ int srv_get(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *
 	if (!rc)
 		rc = key_arg(req, &key, &klen, e);
 	if (!rc)
-		rc = read_time(req, &at, &snap, e);
+		rc = read_time(d, req, table, &at, &snap, e);
 	if (!rc && snap)
 		rc = snap_read_get(d->snaps, snap, table, key, klen, &val, &vlen, e);
 	else if (!rc)
-		rc = store_get(&d->store, table, key, klen, at, &val, &vlen, e);
+		rc = store_get(d->store, table, key, klen, at, &val, &vlen, e);
 	if (rc == -ENOENT && !e->msg[0])
 		err_set(e, rc, "key '%.*s' in '%s': not found", (int)(klen > 200 ? 200 : klen), key,
 			table);
@@ -274,14 +284,14 @@ int srv_scan(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf 
 
 	prefix = ctl_get(req, "prefix", &plen);
 	if (!rc)
-		rc = read_time(req, &at, &snap, e);
+		rc = read_time(d, req, table, &at, &snap, e);
 	if (!rc && srv_arg_u64(req, "limit", &limit, e) == -EINVAL)
 		rc = -EINVAL;
 	if (!rc && snap)
 		rc =
 		    snap_read_scan(d->snaps, snap, table, prefix, plen, limit, send_row_cb, &fd, e);
 	else if (!rc)
-		rc = store_scan(&d->store, table, prefix, plen, limit, at, send_row_cb, &fd, e);
+		rc = store_scan(d->store, table, prefix, plen, limit, at, send_row_cb, &fd, e);
 	free(snap);
 	free(table);
 	return rc;
@@ -329,8 +339,7 @@ int srv_load(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf 
 		rc = err_set(e, -EINVAL, "load: --value-size %" PRIu64 ": the limit is %u", vsize,
 			     VALUE_MAX);
 	if (!rc)
-		rc =
-		    store_load(&d->store, table, rows, (uint32_t)vsize, seed, load_progress, &c, e);
+		rc = store_load(d->store, table, rows, (uint32_t)vsize, seed, load_progress, &c, e);
 	if (!rc)
 		dlog("loaded %" PRIu64 " rows into '%s'", rows, table);
 	free(table);

@@ -211,24 +211,28 @@ int srv_snapshot_list(struct daemon *d, const struct ctl_msg *req, int fd, struc
 
 int srv_snapshot_delete(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
 {
-	char *id = NULL;
-	int rc = srv_arg(req, "id", &id, e);
+	char *arg = NULL, id[ID_LEN + 1] = "";
+	int rc = srv_arg(req, "id", &arg, e);
 
+	if (!rc)
+		rc = snap_resolve(d->snaps, arg, NULL, id, e);
 	if (!rc)
 		rc = snap_delete(d->snaps, id, e);
 	if (!rc)
 		dlog("snapshot '%s' deleted", id);
-	free(id);
+	free(arg);
 	return rc;
 }
 
 int srv_snapshot_export(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
 {
-	char *id = NULL, *json = NULL;
+	char *arg = NULL, *json = NULL, id[ID_LEN + 1] = "";
 	size_t len = 0;
 	json_object *o;
-	int rc = srv_arg(req, "id", &id, e);
+	int rc = srv_arg(req, "id", &arg, e);
 
+	if (!rc)
+		rc = snap_resolve(d->snaps, arg, NULL, id, e);
 	if (!rc)
 		rc = snap_export(d->snaps, id, &json, &len, e);
 	if (!rc) {
@@ -239,6 +243,6 @@ int srv_snapshot_export(struct daemon *d, const struct ctl_msg *req, int fd, str
 		json_object_put(o);
 	}
 	free(json);
-	free(id);
+	free(arg);
 	return rc;
 }

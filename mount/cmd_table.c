@@ -90,7 +90,7 @@ int srv_table_create(struct daemon *d, const struct ctl_msg *req, int fd, struct
 	if (rc == -ENOENT)
 		rc = 0;
 	if (!rc)
-		rc = store_table_create(&d->store, table, (unsigned)n, e);
+		rc = store_table_create(d->store, table, (unsigned)n, e);
 	if (!rc)
 		dlog("table '%s' created with %" PRIu64 " tablets", table, n);
 	free(table);
@@ -100,7 +100,7 @@ int srv_table_create(struct daemon *d, const struct ctl_msg *req, int fd, struct
 int srv_table_list(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
 {
 	json_object *arr = NULL;
-	int rc = store_table_list(&d->store, &arr, e);
+	int rc = store_table_list(d->store, &arr, e);
 
 	if (!rc)
 		rc = srv_send_json(fd, arr);
@@ -111,23 +111,17 @@ int srv_table_list(struct daemon *d, const struct ctl_msg *req, int fd, struct e
 int srv_table_drop(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
 {
 	char *table = NULL;
-	char ks[65], name[65];
+	struct tablerec t = {0};
 	int rc = srv_arg(req, "table", &table, e);
 
 	/* a scheduled keyspace keeps the dropped table restorable: snapshot first */
 	if (!rc)
-		rc = store_split_name(table, ks, name, e);
-	if (!rc) {
-		pthread_rwlock_rdlock(&d->store.lock);
-		rc = store_find_locked(&d->store, ks, name)
-			 ? 0
-			 : err_set(e, -ENOENT, "table '%s': not found", table);
-		pthread_rwlock_unlock(&d->store.lock);
-	}
+		rc = store_table_find(d->store, table, &t, e);
 	if (!rc)
-		rc = schedule_before_drop(d->sched, ks, e);
+		rc = schedule_before_drop(d->sched, t.ks, e);
+	tablerec_release(&t);
 	if (!rc)
-		rc = store_table_drop(&d->store, table, e);
+		rc = store_table_drop(d->store, table, e);
 	if (!rc)
 		dlog("table '%s' dropped", table);
 	free(table);

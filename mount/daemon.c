@@ -21,9 +21,19 @@
  * the daemon says READY=1 once the socket answers and STOPPING=1 when the
  * shut-down starts (notify.c).
  *
- * Shut-down (SIGTERM, SIGINT, `snapfs stop`): stop accepting, shut every
- * client socket down and wait for their threads, unmount, flush and close
- * every RocksDB, remove the socket, release the lock.
+ * Shut-down (SIGTERM, SIGINT, `snapfs stop`), in this order, which
+ * shut_down() below is the one place of and asserts:
+ *   1. stop accepting, remove the socket;
+ *   2. shut every client socket down and wait for their threads: no
+ *      handler runs from here on;
+ *   3. stop the schedule thread: no snapshot is created or deleted from
+ *      here on;
+ *   4. detach the view from the snapshot module (snapshots_set_listener
+ *      NULL waits for a notification under way), then unmount and free
+ *      the view: nothing can call into it any more;
+ *   5. close schedules, then snapshots (which asserts that no listener
+ *      and no pin is left), then flush and close every RocksDB;
+ *   6. release the lock last (`snapfs stop` waits on it).
  */
 #include "snapfs.h"
 
@@ -32,6 +42,7 @@
 #include "snap.h"
 #include "view_glue.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -495,12 +506,31 @@ static void serve_loop(struct daemon *d, int lfd, int sfd)
 	}
 }
 
+/* Steps 2 to 5 of the shut-down order (see the top of this file). */
+static void shut_down(struct daemon *d)
+{
+	close_clients(d);
+	assert(d->nclients == 0);
+	schedules_stop(d->sched);
+	daemon_view_stop(d);
+	assert(!d->view);
+	schedules_close(d->sched);
+	d->sched = NULL;
+	snapshots_close(d->snaps);
+	d->snaps = NULL;
+	if (d->store) {
+		store_flush_all(d->store);
+		store_close(d->store);
+		d->store = NULL;
+	}
+}
+
 int daemon_serve(const char *data, const char *mountpoint, int foreground, int allow_other)
 {
 	struct daemon d;
 	struct errbuf e = {{0}};
 	sigset_t mask;
-	int lockfd = -1, lfd = -1, sfd = -1, notify_fd = -1, rc = 0, store_open_ok = 0;
+	int lockfd = -1, lfd = -1, sfd = -1, notify_fd = -1, rc = 0;
 	char *sock = ctl_socket_path(data);
 	struct stat st;
 
@@ -549,10 +579,9 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 	rc = store_open(&d.store, data, &e);
 	if (rc)
 		goto out;
-	store_open_ok = 1;
-	rc = snapshots_open(&d.snaps, &d.store, &e);
+	rc = snapshots_open(&d.snaps, d.store, &e);
 	if (!rc)
-		rc = schedules_open(&d.sched, &d.store, d.snaps, &e);
+		rc = schedules_open(&d.sched, d.store, d.snaps, &e);
 	if (rc)
 		goto out;
 	rc = listen_socket(data, &lfd, &e);
@@ -581,20 +610,7 @@ out:
 		close(lfd);
 		unlink(sock);
 	}
-	close_clients(&d);
-	schedules_stop(d.sched);
-	daemon_view_stop(&d);
-	schedules_close(d.sched);
-	if (d.snaps)
-		snapshots_close(d.snaps);
-	if (store_open_ok) {
-		pthread_rwlock_rdlock(&d.store.lock);
-		for (size_t i = 0; i < d.store.ntables; i++)
-			for (unsigned j = 0; j < d.store.tables[i]->ntablets; j++)
-				tablet_flush(&d.store.tables[i]->tablets[j].db, NULL);
-		pthread_rwlock_unlock(&d.store.lock);
-		store_close(&d.store);
-	}
+	shut_down(&d);
 	if (rc) {
 		dlog("error: %s", e.msg);
 		if (notify_fd >= 0)

@@ -29,8 +29,8 @@ struct daemon {
 	char *data;
 	char *mountpoint; /* NULL without --mount */
 	int allow_other;
-	int detached; /* stdout and stderr are DATA/snapfs.log (reopened on SIGHUP) */
-	struct store store;
+	int detached;		 /* stdout and stderr are DATA/snapfs.log (reopened on SIGHUP) */
+	struct store *store;	 /* NULL until opened */
 	struct snapshots *snaps; /* the snapshot module, NULL until opened */
 	struct schedules *sched; /* schedules and restore points */
 	struct view *view;	 /* NULL without --mount */
@@ -143,6 +143,7 @@ int cmd_restore_to(struct cli_opts *o);
 int cmd_restore_list(struct cli_opts *o);
 int cmd_verify(struct cli_opts *o);
 int cmd_dump(struct cli_opts *o);
+int cmd_check(struct cli_opts *o);
 
 /* Daemon handlers. */
 int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);

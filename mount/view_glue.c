@@ -2,6 +2,15 @@
  * view_glue: feeds the FUSE view from the snapshot module (see
  * view_glue.h). The list callback runs in the view's own context; the
  * listener runs in the thread that changed the snapshot set.
+ *
+ * Synchronisation of d->view and the listener: d->view is written only by
+ * the main thread, before the listener is set (daemon_view_start) and
+ * after it is cleared (daemon_view_stop). The snapshot module calls the
+ * listener under its listener lock and snapshots_set_listener takes that
+ * lock, so every call of changed() happens after d->view was set and
+ * before it is cleared: changed() reads it without a lock of its own, and
+ * view_stop() frees the view only once no call can be under way. d->snaps
+ * outlives the view (daemon.c's shut-down order), so list_cb may use it.
  */
 #include "view_glue.h"
 
@@ -112,8 +121,12 @@ int daemon_view_start(struct daemon *d, struct errbuf *e)
 	int rc = view_start(&d->view, &o, list_cb, d, e);
 
 	free(holds);
-	if (!rc)
+	if (!rc) {
 		snapshots_set_listener(d->snaps, changed, d);
+		/* a snapshot that completed between the view's first listing and
+		 * the listener being set was told to nobody: list again */
+		view_changed(d->view);
+	}
 	return rc;
 }
 
@@ -121,8 +134,8 @@ void daemon_view_stop(struct daemon *d)
 {
 	if (!d->view)
 		return;
-	if (d->snaps)
-		snapshots_set_listener(d->snaps, NULL, NULL);
+	/* first: after this no changed() runs, nor will */
+	snapshots_set_listener(d->snaps, NULL, NULL);
 	view_stop(d->view);
 	d->view = NULL;
 }

@@ -110,27 +110,7 @@ int sums_write(const char *dir, struct sums_entry *ents, size_t n);
 int sums_parse(const char *text, size_t len, struct sums_entry **out, size_t *n, struct errbuf *e);
 void sums_free(struct sums_entry *ents, size_t n);
 
-/*
- * The hash cache: SHA-256 of immutable files, keyed by (tablet id, file
- * name, size, inode). A hard-linked SST keeps its inode across
- * checkpoints, so each SST is hashed once in its life. Persisted as a
- * text file (written atomically); entries not looked up since
- * hashcache_open() are dropped by hashcache_save(), so deleted SSTs fall
- * out. A file rewritten in place with the same size and inode keeps its
- * cached digest: by design, the cache is only for immutable files.
- * Thread-safe; hashing runs outside the lock.
- */
-struct hashcache;
-/* Missing, unreadable or corrupt file = empty cache (corrupt lines are
- * skipped, never trusted). Returns 0; *out is freed with hashcache_free(). */
-int hashcache_open(struct hashcache **out, const char *path);
-/* Hex digest of path, from the cache or by hashing it (then cached). path
- * must be a regular file (lstat: a symlink is -EINVAL); the key's name is
- * its basename. -EINVAL for a tablet_id with spaces or control characters. */
-int hashcache_get(struct hashcache *hc, const char *tablet_id, const char *path, char hex[65]);
-/* Writes the entries looked up since open, atomically. 0 or -errno. */
-int hashcache_save(struct hashcache *hc);
-void hashcache_free(struct hashcache *hc);
+/* The hash cache of SST digests lives in hashcache.h. */
 
 /*
  * Verifies a backup tree (a copied snapshot directory), changing nothing:

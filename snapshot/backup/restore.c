@@ -8,12 +8,23 @@
  * journal_cleanup each are idempotent, so the start after a crash simply
  * runs them again (roll forward: the journal is written only once every
  * check has passed, and until commit the old tables are untouched).
+ * journal.c holds the journal, typed and strictly parsed, and its steps.
+ *
+ * An online restore plans under the store's lock (store_claim_begin): the
+ * plan is made from the live tables as they are at that instant and every
+ * name it touches is claimed, so no create, drop or write of those names
+ * can make it stale while the copies are filtered (they get -EBUSY, "being
+ * restored, try again"); the commit (store_claim_commit) re-checks the
+ * claims, takes the exclusive intents of the tables it replaces or drops,
+ * writes the catalog batch and swaps them in one step.
  */
 #include "restore.h"
 
+#include "journal.h"
+
 #include "fsutil.h"
-#include "jtime.h"
 #include "ids.h"
+#include "jtime.h"
 #include "partition.h"
 
 #include <assert.h>
@@ -29,8 +40,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define JOURNAL "restore.journal"
 
 static char *staging_dir(const char *data);
 
@@ -171,408 +180,9 @@ int restore_verify_report(const char *root, struct manifest *m, struct verify_re
 	return rc;
 }
 
-/* ---- the journal ---- */
-
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
-
-static json_object *jarr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_array))
-		return NULL;
-	return v;
-}
-
-static uint64_t ju64(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : 0;
-}
-
-static char *journal_path(const char *data)
-{
-	return fs_path("%s/%s", data, JOURNAL);
-}
-
-static int journal_write(const char *data, json_object *j, struct errbuf *e)
-{
-	char *p = journal_path(data);
-	const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
-	int rc = fs_write_atomic(p, s, strlen(s), 0644);
-
-	if (rc)
-		err_set(e, rc, "restore journal '%s': %s", p, strerror(-rc));
-	free(p);
-	return rc;
-}
-
-/* Moves, then the hybrid-time filter on every restored tablet. The newest
- * version and the count newer than the cut of each tablet come from the
- * journal ("scanned", the marker restore's read check) or a scan here. */
-static int journal_apply(json_object *j, struct hlc *clock, struct errbuf *e)
-{
-	json_object *moves = jarr(j, "moves"), *tablets = jarr(j, "tablets");
-	json_object *scanned = jarr(j, "scanned");
-	size_t nt = tablets ? json_object_array_length(tablets) : 0;
-	uint64_t cut = ju64(j, "cut"), maxts = cut, r, *newer = NULL;
-	int rc = 0;
-
-	for (size_t i = 0; moves && i < json_object_array_length(moves) && !rc; i++) {
-		json_object *m = json_object_array_get_idx(moves, i);
-		const char *src = jstr(m, "src"), *dst = jstr(m, "dst");
-		struct stat st;
-		char *parent;
-
-		if (lstat(dst, &st) == 0)
-			continue; /* moved before a crash */
-		if (lstat(src, &st) != 0) {
-			rc =
-			    err_set(e, -EIO, "restore: '%s' is gone and '%s' is missing", src, dst);
-			break;
-		}
-		parent = xstrdup(dst);
-		rc = fs_mkdirs(dirname(parent), 0755);
-		free(parent);
-		if (!rc)
-			rc = fs_rename_durable(src, dst);
-		if (rc)
-			err_set(e, rc, "restore: move '%s' to '%s': %s", src, dst, strerror(-rc));
-		else if (i == 0)
-			snap_crash_point("restore-after-first-move");
-	}
-	if (!rc)
-		snap_crash_point("restore-after-moves");
-	/* the newest time of any restored version: the filter writes above it */
-	newer = xcalloc(nt + 1, sizeof(*newer));
-	for (size_t i = 0; i < nt && !rc; i++) {
-		const char *dir = json_object_get_string(json_object_array_get_idx(tablets, i));
-		struct tablet t;
-		uint64_t mx = 0;
-
-		if (scanned && json_object_array_length(scanned) == nt) {
-			json_object *o = json_object_array_get_idx(scanned, i);
-
-			mx = ju64(o, "maxts");
-			newer[i] = ju64(o, "newer");
-		} else {
-			rc = tablet_open(&t, dir, 0, 0, e);
-			if (rc)
-				break;
-			rc = tablet_scan_newer(&t, cut, &mx, &newer[i], e);
-			tablet_close(&t);
-		}
-		if (mx > maxts)
-			maxts = mx;
-	}
-	if (!rc) {
-		rc = hlc_raise(clock, maxts);
-		r = rc ? 0 : hlc_now(clock);
-		if (!r)
-			rc = err_set(e, -EIO, "clock '%s': cannot persist", clock->path);
-	}
-	/* a tablet with nothing newer than the cut needs no repair writes
-	 * (reading it through would cost a full pass): only the low mark */
-	for (size_t i = 0; i < nt && !rc; i++) {
-		const char *dir = json_object_get_string(json_object_array_get_idx(tablets, i));
-		struct tablet t;
-
-		rc = tablet_open(&t, dir, 0, 0, e);
-		if (rc)
-			break;
-		if (newer[i])
-			rc = tablet_hide_after(&t, cut, r, e);
-		else
-			rc = tablet_set_history_low(&t, r, e);
-		tablet_close(&t);
-	}
-	free(newer);
-	if (!rc)
-		snap_crash_point("restore-after-filter");
-	return rc;
-}
-
-static int find_record_cb(void *arg, const char *key, json_object *o)
-{
-	return !strcmp(jstr(o, "id"), (const char *)arg) ? 1 : 0;
-}
-
-/* One catalog batch: the journal's records and the restore record. */
-static int journal_commit(json_object *j, struct catalog *cat, struct errbuf *e)
-{
-	json_object *records = jarr(j, "records"), *rec;
-	struct catalog_batch b;
-	char *key;
-	int rc = catalog_scan(cat, "restore/", find_record_cb, (void *)jstr(j, "id"), e);
-
-	if (rc == 1)
-		return 0; /* committed before a crash */
-	if (rc)
-		return rc;
-	catalog_batch_init(&b);
-	for (size_t i = 0; records && i < json_object_array_length(records); i++) {
-		json_object *r = json_object_array_get_idx(records, i), *v;
-
-		if (json_object_object_get_ex(r, "value", &v))
-			catalog_batch_put(&b, jstr(r, "key"), v);
-		else
-			catalog_batch_delete(&b, jstr(r, "key"));
-	}
-	json_object_object_get_ex(j, "record", &rec);
-	json_object_object_add(rec, "restored_us", json_object_new_int64(hlc_wall_us()));
-	key = fs_path("restore/%020" PRId64 "-%s", hlc_wall_us(), jstr(j, "id"));
-	catalog_batch_put(&b, key, rec);
-	rc = catalog_batch_commit(cat, &b, e);
-	catalog_batch_release(&b);
-	free(key);
-	if (!rc)
-		snap_crash_point("restore-after-commit");
-	return rc;
-}
-
-static int journal_cleanup(const char *data, json_object *j, struct errbuf *e)
-{
-	json_object *rm = jarr(j, "remove");
-	char *p = journal_path(data);
-	int rc = 0;
-
-	for (size_t i = 0; rm && i < json_object_array_length(rm) && !rc; i++) {
-		const char *path = json_object_get_string(json_object_array_get_idx(rm, i));
-
-		rc = fs_remove_tree(path);
-		if (rc)
-			err_set(e, rc, "restore: cannot remove '%s': %s", path, strerror(-rc));
-		else if (i == 0)
-			snap_crash_point("restore-after-first-removal");
-	}
-	if (!rc)
-		rc = fs_fsync_dir(data);
-	if (!rc && unlink(p) < 0 && errno != ENOENT)
-		rc = err_set(e, -errno, "restore journal '%s': %s", p, strerror(errno));
-	free(p);
-	return rc;
-}
-
-/* An online restore that failed before its commit (a full disk in the
- * filter, say): undo it now rather than let the next start roll it
- * forward over whatever was written meanwhile. */
-static void journal_rollback(const char *data, json_object *j)
-{
-	json_object *moves = jarr(j, "moves");
-	char *p = journal_path(data);
-
-	/* the journal first: a crash after it leaves orphan tablet dirs,
-	 * which the next start removes, never a journal naming missing dirs */
-	if (unlink(p) == 0)
-		fs_fsync_dir(data);
-	for (size_t i = 0; moves && i < json_object_array_length(moves); i++)
-		fs_remove_tree(jstr(json_object_array_get_idx(moves, i), "dst"));
-	free(p);
-}
-
-/* ---- planning ---- */
-
-struct live_tables {
-	json_object *arr; /* catalog table records */
-};
-
-static int collect_tables(void *arg, const char *key, json_object *o)
-{
-	json_object_array_add(((struct live_tables *)arg)->arr, json_object_get(o));
-	return 0;
-}
-
-static json_object *find_table(json_object *arr, const char *ks, const char *name)
-{
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		json_object *t = json_object_array_get_idx(arr, i);
-
-		if (!strcmp(jstr(t, "keyspace"), ks) && !strcmp(jstr(t, "name"), name))
-			return t;
-	}
-	return NULL;
-}
-
-/* Adds to journal j the plan for restoring table mt of manifest m into
- * ks.name (replacing a live table of that name, or as a new table): moves
- * (when src_root is given) or tablets already staged (stage_dirs). */
-static void plan_table(const char *data, json_object *j, json_object *live, const char *ks,
-		       const char *name, const struct manifest *m, const struct manifest_table *mt,
-		       uint64_t created_ht, const char *src_root, char **stage_dirs)
-{
-	json_object *old = find_table(live, ks, name);
-	json_object *rec = json_object_new_object(), *tbs = json_object_new_array();
-	json_object *r, *ksrec;
-	char tid[ID_LEN + 1], *key;
-
-	if (old)
-		strcpy(tid, jstr(old, "id"));
-	else
-		id_new(tid);
-	for (size_t i = 0; i < mt->ntablets; i++) {
-		json_object *tb = json_object_new_object();
-		char nid[ID_LEN + 1], *dst;
-
-		id_new(nid);
-		dst = store_tablet_path(data, tid, nid);
-		if (src_root) {
-			char *rel = manifest_tablet_dir(m, mt, &mt->tablets[i]);
-			char *src = fs_path("%s/%s", src_root, rel);
-			json_object *mv = json_object_new_object();
-
-			json_object_object_add(mv, "src", json_object_new_string(src));
-			json_object_object_add(mv, "dst", json_object_new_string(dst));
-			json_object_array_add(jarr(j, "moves"), mv);
-			free(src);
-			free(rel);
-		} else {
-			json_object *mv = json_object_new_object();
-
-			json_object_object_add(mv, "src", json_object_new_string(stage_dirs[i]));
-			json_object_object_add(mv, "dst", json_object_new_string(dst));
-			json_object_array_add(jarr(j, "moves"), mv);
-		}
-		json_object_array_add(jarr(j, "tablets"), json_object_new_string(dst));
-		json_object_object_add(tb, "id", json_object_new_string(nid));
-		json_object_object_add(tb, "start", json_object_new_int64(mt->tablets[i].start));
-		json_object_object_add(tb, "end", json_object_new_int64(mt->tablets[i].end));
-		json_object_array_add(tbs, tb);
-		free(dst);
-	}
-	if (old) {
-		json_object *otbs = jarr(old, "tablets");
-
-		for (size_t i = 0; otbs && i < json_object_array_length(otbs); i++) {
-			char *p = store_tablet_path(data, tid,
-						    jstr(json_object_array_get_idx(otbs, i), "id"));
-
-			json_object_array_add(jarr(j, "remove"), json_object_new_string(p));
-			free(p);
-		}
-	}
-	json_object_object_add(rec, "id", json_object_new_string(tid));
-	json_object_object_add(rec, "keyspace", json_object_new_string(ks));
-	json_object_object_add(rec, "name", json_object_new_string(name));
-	json_object_object_add(rec, "created_ht",
-			       json_object_new_uint64(created_ht ? created_ht : m->hybrid_time));
-	json_object_object_add(rec, "tablets", tbs);
-	key = fs_path("table/%s", tid);
-	r = json_object_new_object();
-	json_object_object_add(r, "key", json_object_new_string(key));
-	json_object_object_add(r, "value", rec);
-	json_object_array_add(jarr(j, "records"), r);
-	free(key);
-	key = fs_path("ks/%s", ks);
-	ksrec = json_object_new_object();
-	json_object_object_add(ksrec, "name", json_object_new_string(ks));
-	r = json_object_new_object();
-	json_object_object_add(r, "key", json_object_new_string(key));
-	json_object_object_add(r, "value", ksrec);
-	json_object_array_add(jarr(j, "records"), r);
-	free(key);
-	/* the record's keyspace is the snapshot's: a table restored --as into
-	 * another keyspace is named in full */
-	key = strcmp(ks, m->keyspace) ? fs_path("%s.%s", ks, name) : xstrdup(name);
-	json_object_array_add(jarr(json_object_object_get(j, "record"), "tables"),
-			      json_object_new_string(key));
-	free(key);
-}
-
-/* Adds to journal j the drop of every live table of keyspace ks created
- * after time to: they did not exist then. The catalog deletes go in the
- * restore's one batch and their tablets in its clean-up, so a crash never
- * leaves the keyspace restored with them still there. */
-static void plan_drops(const char *data, json_object *j, json_object *live, const char *ks,
-		       uint64_t to)
-{
-	for (size_t i = 0; i < json_object_array_length(live); i++) {
-		json_object *t = json_object_array_get_idx(live, i), *tbs = jarr(t, "tablets");
-		json_object *r, *d;
-		char *key;
-
-		if (strcmp(jstr(t, "keyspace"), ks) || ju64(t, "created_ht") <= to)
-			continue;
-		key = fs_path("table/%s", jstr(t, "id"));
-		for (size_t k = 0; key && k < json_object_array_length(jarr(j, "records")); k++)
-			if (!strcmp(jstr(json_object_array_get_idx(jarr(j, "records"), k), "key"),
-				    key)) {
-				/* dropped and created again since: the restore
-				 * puts the old one in its place */
-				free(key);
-				key = NULL;
-			}
-		if (!key)
-			continue;
-		for (size_t k = 0; tbs && k < json_object_array_length(tbs); k++) {
-			char *p = store_tablet_path(data, jstr(t, "id"),
-						    jstr(json_object_array_get_idx(tbs, k), "id"));
-
-			json_object_array_add(jarr(j, "remove"), json_object_new_string(p));
-			free(p);
-		}
-		r = json_object_new_object();
-		json_object_object_add(r, "key",
-				       json_object_new_string(key)); /* no value: delete */
-		json_object_object_add(r, "drop", json_object_new_string(jstr(t, "id")));
-		json_object_array_add(jarr(j, "records"), r);
-		free(key);
-		d = json_object_new_string(jstr(t, "name"));
-		json_object_array_add(jarr(json_object_object_get(j, "record"), "dropped"), d);
-	}
-}
-
-/* A journal restoring m as of time to (its cut when 0). */
-static json_object *journal_new(const struct manifest *m, const char *source, uint64_t to)
-{
-	json_object *j = json_object_new_object(), *rec = json_object_new_object();
-	char jid[ID_LEN + 1], cut[40];
-
-	if (!to)
-		to = m->hybrid_time;
-	id_new(jid);
-	hlc_format_rfc3339(hlc_physical_us(to), 1, cut, sizeof(cut));
-	json_object_object_add(j, "id", json_object_new_string(jid));
-	json_object_object_add(j, "cut", json_object_new_uint64(to));
-	json_object_object_add(j, "moves", json_object_new_array());
-	json_object_object_add(j, "tablets", json_object_new_array());
-	json_object_object_add(j, "records", json_object_new_array());
-	json_object_object_add(j, "remove", json_object_new_array());
-	json_object_object_add(rec, "id", json_object_new_string(jid));
-	json_object_object_add(rec, "source", json_object_new_string(source));
-	json_object_object_add(rec, "snapshot_id", json_object_new_string(m->id));
-	json_object_object_add(rec, "keyspace", json_object_new_string(m->keyspace));
-	json_object_object_add(rec, "cut_time", json_object_new_string(cut));
-	json_object_object_add(rec, "hybrid_time", json_object_new_uint64(to));
-	json_object_object_add(rec, "tables", json_object_new_array());
-	json_object_object_add(rec, "dropped", json_object_new_array());
-	json_object_object_add(rec, "result", json_object_new_string("ok"));
-	json_object_object_add(j, "record", rec);
-	return j;
-}
-
-static int live_tables(struct catalog *cat, json_object **out, struct errbuf *e)
-{
-	struct live_tables lt = {json_object_new_array()};
-	int rc = catalog_scan(cat, "table/", collect_tables, &lt, e);
-
-	if (rc)
-		json_object_put(lt.arr);
-	else
-		*out = lt.arr;
-	return rc;
-}
-
 /* ---- by marker ---- */
 
-static int finish_journal(const char *data, json_object *j, struct errbuf *e)
+static int finish_journal(const char *data, const struct journal *j, struct errbuf *e)
 {
 	char *cpath = fs_path("%s/catalog", data), *clock = fs_path("%s/clock", data);
 	struct catalog cat = {0};
@@ -581,7 +191,7 @@ static int finish_journal(const char *data, json_object *j, struct errbuf *e)
 
 	if (rc)
 		goto out;
-	rc = journal_apply(j, &hlc, e);
+	rc = journal_apply(j, data, &hlc, e);
 	hlc_release(&hlc);
 	if (!rc)
 		rc = catalog_open(&cat, cpath, 0, e);
@@ -589,7 +199,7 @@ static int finish_journal(const char *data, json_object *j, struct errbuf *e)
 		rc = journal_commit(j, &cat, e);
 	catalog_close(&cat);
 	if (!rc)
-		rc = journal_cleanup(data, j, e);
+		rc = journal_cleanup(j, data, e);
 out:
 	free(cpath);
 	free(clock);
@@ -598,33 +208,40 @@ out:
 
 static int recover_journal(const char *data, char **what, struct errbuf *e)
 {
-	char *p = journal_path(data), *text = NULL;
-	json_object *j = NULL;
-	int rc = fs_read_all(p, 64u << 20, &text, NULL);
+	struct journal j;
+	int rc = journal_read(data, &j, e);
 
-	if (rc == -ENOENT) {
-		rc = 0;
-		goto out;
-	}
-	if (rc) {
-		err_set(e, rc, "restore journal '%s': %s", p, strerror(-rc));
-		goto out;
-	}
-	j = json_tokener_parse(text);
-	if (!j) {
-		rc = err_set(e, -EBADMSG, "restore journal '%s': not JSON", p);
-		goto out;
-	}
-	fprintf(stderr, "snapfs: finishing a restore cut short (journal '%s')\n", p);
-	rc = finish_journal(data, j, e);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	fprintf(stderr, "snapfs: finishing a restore cut short (journal '%s/%s')\n", data,
+		JOURNAL_NAME);
+	rc = finish_journal(data, &j, e);
 	if (!rc)
 		*what = fs_path("finished the restore of snapshot '%s' cut short by a crash",
-				jstr(json_object_object_get(j, "record"), "snapshot_id"));
-out:
-	json_object_put(j);
-	free(text);
-	free(p);
+				j.rec.snapshot_id);
+	journal_release(&j);
 	return rc;
+}
+
+struct live_ctx {
+	struct tablerec *v;
+	size_t n;
+	struct errbuf *e;
+};
+
+static int collect_table_cb(void *arg, const char *key, const char *text, size_t len)
+{
+	struct live_ctx *c = arg;
+	struct tablerec t;
+	int rc = tablerec_parse(text, len, &t, c->e);
+
+	if (rc)
+		return err_prefix(c->e, rc, "catalog record '%s'", key);
+	c->v = xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
+	c->v[c->n++] = t;
+	return 0;
 }
 
 int restore_marker_run(const char *data, char **what, struct errbuf *e)
@@ -632,14 +249,14 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e)
 	char *marker = fs_path("%s/_restore", data), *dir = fs_path("%s/restore", data);
 	char *cpath = fs_path("%s/catalog", data);
 	struct manifest m = {0};
-	json_object *j = NULL, *live = NULL;
+	struct journal j = {0};
+	struct live_ctx live = {.e = e};
 	struct catalog cat = {0};
 	struct tablet_check *checks = NULL;
 	size_t nchecks = 0;
-	json_object *scanned;
 	int64_t t0, t1;
 	struct stat st;
-	int rc, have_m = 0;
+	int rc, have_m = 0, have_j = 0;
 
 	*what = NULL;
 	rc = recover_journal(data, what, e);
@@ -686,32 +303,30 @@ int restore_marker_run(const char *data, char **what, struct errbuf *e)
 	}
 	rc = catalog_open(&cat, cpath, 0, e);
 	if (!rc)
-		rc = live_tables(&cat, &live, e);
+		rc = catalog_scan_text(&cat, "table/", collect_table_cb, &live, e);
 	catalog_close(&cat);
 	if (rc)
 		goto out;
-	j = journal_new(&m, "backup tree", 0);
+	journal_init(&j, &m, "backup tree", 0);
+	have_j = 1;
 	for (size_t i = 0; i < m.ntables; i++)
-		plan_table(data, j, live, m.keyspace, m.tables[i].name, &m, &m.tables[i], 0, dir,
-			   NULL);
+		journal_plan_table(&j, data, live.v, live.n, m.keyspace, m.tables[i].name, &m,
+				   &m.tables[i], 0, dir, NULL);
 	/* what the read check found, in the order of "tablets": no second pass */
-	assert(json_object_array_length(jarr(j, "tablets")) == nchecks);
-	scanned = json_object_new_array();
-	for (size_t i = 0; i < nchecks; i++) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "maxts", json_object_new_uint64(checks[i].maxts));
-		json_object_object_add(o, "newer", json_object_new_uint64(checks[i].nnewer));
-		json_object_array_add(scanned, o);
-	}
-	json_object_object_add(j, "scanned", scanned);
-	json_object_array_add(jarr(j, "remove"), json_object_new_string(dir));
-	json_object_array_add(jarr(j, "remove"), json_object_new_string(marker));
-	rc = journal_write(data, j, e);
+	assert(j.ntablets == nchecks);
+	j.have_scanned = 1;
+	j.nscanned = nchecks;
+	j.scanned = xcalloc(nchecks + 1, sizeof(*j.scanned));
+	for (size_t i = 0; i < nchecks; i++)
+		j.scanned[i] = (struct jscan){checks[i].maxts, checks[i].nnewer};
+	j.remove = xrealloc(j.remove, (j.nremove + 2) * sizeof(*j.remove));
+	j.remove[j.nremove++] = xstrdup(dir);
+	j.remove[j.nremove++] = xstrdup(marker);
+	rc = journal_write(data, &j, e);
 	if (rc)
 		goto out;
 	snap_crash_point("restore-after-journal");
-	rc = finish_journal(data, j, e);
+	rc = finish_journal(data, &j, e);
 	if (!rc) {
 		char *done = *what; /* a restore finished first, before this marker */
 
@@ -726,8 +341,9 @@ out:
 	if (have_m)
 		manifest_release(&m);
 	checks_free(checks, nchecks);
-	json_object_put(j);
-	json_object_put(live);
+	if (have_j)
+		journal_release(&j);
+	tablerecs_free(live.v, live.n);
 	free(marker);
 	free(dir);
 	free(cpath);
@@ -813,26 +429,6 @@ static int select_tables(const struct manifest *m, const char *table, const char
 	return 0;
 }
 
-static void set_busy(struct store *s, json_object *j, int busy)
-{
-	json_object *records = jarr(j, "records");
-
-	pthread_rwlock_wrlock(&s->lock);
-	for (size_t i = 0; records && i < json_object_array_length(records); i++) {
-		json_object *v;
-		struct store_table *t;
-
-		if (!json_object_object_get_ex(json_object_array_get_idx(records, i), "value",
-					       &v) ||
-		    !*jstr(v, "id") || !*jstr(v, "name"))
-			continue;
-		t = store_find_locked(s, jstr(v, "keyspace"), jstr(v, "name"));
-		if (t)
-			t->busy = busy;
-	}
-	pthread_rwlock_unlock(&s->lock);
-}
-
 int restore_snapshot(struct store *s, struct snapshots *ss, const char *id, const char *table,
 		     const char *as, struct errbuf *e)
 {
@@ -857,14 +453,84 @@ int restore_snapshot_at(struct store *s, struct snapshots *ss, const char *id, c
 	return rc;
 }
 
+/* What the plan of an online restore needs, and the journal it fills. */
+struct online_plan {
+	const char *data;
+	const struct snap_info *info;
+	const size_t *idx;
+	size_t n;
+	const char *table, *as, *ks, *name;
+	uint64_t to;
+	char **dirs; /* staged copies, per tablet of the chosen tables */
+	struct journal *j;
+};
+
+/* Runs under the store's lock: plans from the live tables and claims
+ * every name the plan touches, so none can be created, dropped or written
+ * until the restore ends. Pure but for the claims. */
+static int plan_online(void *arg, const struct tablerec *live, size_t nlive, struct store_claim *c,
+		       struct errbuf *e)
+{
+	struct online_plan *p = arg;
+	const struct manifest *m = &p->info->m;
+	int rc = 0;
+
+	if (p->as)
+		for (size_t i = 0; i < nlive; i++)
+			if (!strcmp(live[i].ks, p->ks) && !strcmp(live[i].name, p->name))
+				return err_set(e, -EEXIST,
+					       "table '%s': already exists (--as needs a new name)",
+					       p->as);
+	for (size_t i = 0, k = 0; i < p->n; i++) {
+		const struct manifest_table *mt = &m->tables[p->idx[i]];
+
+		journal_plan_table(p->j, p->data, live, nlive, p->table ? p->ks : m->keyspace,
+				   p->table ? p->name : mt->name, m, mt,
+				   p->as ? 0 : p->info->table_created_ht[p->idx[i]], NULL,
+				   p->dirs + k);
+		k += mt->ntablets;
+	}
+	if (p->to && !p->table)
+		journal_plan_drops(p->j, p->data, live, nlive, m->keyspace, p->to);
+	/* the claims: each table put in place (expecting the live one it
+	 * replaces, or none) and each dropped */
+	for (size_t i = 0; i < p->j->nrecords && !rc; i++) {
+		const struct jrecord *r = &p->j->records[i];
+		const struct tablerec *old = NULL;
+
+		if (r->kind == J_KS)
+			continue;
+		for (size_t k = 0; k < nlive && !old; k++)
+			if (!strcmp(live[k].id, r->kind == J_TABLE ? r->table.id : r->drop))
+				old = &live[k];
+		if (r->kind == J_TABLE)
+			rc = store_claim_name(c, r->table.ks, r->table.name, old ? old->id : "", e);
+		else if (old)
+			rc = store_claim_name(c, old->ks, old->name, old->id, e);
+	}
+	return rc;
+}
+
+static int commit_cb(void *arg, struct errbuf *e)
+{
+	void **a = arg;
+
+	return journal_commit(a[0], a[1], e);
+}
+
 static int restore_online(struct store *s, struct snapshots *ss, const char *id, const char *table,
 			  const char *as, uint64_t to, struct errbuf *e)
 {
+	const char *data = store_data(s);
 	struct snap_info info;
-	char ks[65] = "", name[65] = "", *stage = staging_dir(s->data), **dirs = NULL;
-	size_t *idx = NULL, n = 0, ndirs = 0;
-	json_object *j = NULL, *live = NULL, *records;
-	int rc = snap_pin(ss, id, &info, e), pinned = !rc, busy = 0, journaled = 0, committed = 0;
+	struct journal j = {0};
+	struct store_claim *claim = NULL;
+	struct tablerec *installs = NULL;
+	char(*drops)[ID_LEN + 1] = NULL;
+	char ks[65] = "", name[65] = "", *stage = staging_dir(data), **dirs = NULL;
+	size_t *idx = NULL, n = 0, ndirs = 0, ninst = 0, ndrops = 0;
+	int rc = snap_pin(ss, id, &info, e), pinned = !rc, journaled = 0, committed = 0;
+	int have_j = 0;
 
 	if (rc)
 		goto out;
@@ -906,60 +572,44 @@ static int restore_online(struct store *s, struct snapshots *ss, const char *id,
 	}
 	if (rc)
 		goto out;
-	pthread_rwlock_wrlock(&s->lock);
-	rc = live_tables(&s->cat, &live, e);
-	if (!rc && as && store_find_locked(s, ks, name))
-		rc = err_set(e, -EEXIST, "table '%s': already exists (--as needs a new name)", as);
-	if (!rc) {
-		j = journal_new(&info.m, to ? "time" : "snapshot", to);
-		for (size_t i = 0, k = 0; i < n; i++) {
-			const struct manifest_table *mt = &info.m.tables[idx[i]];
+	journal_init(&j, &info.m, to ? "time" : "snapshot", to);
+	have_j = 1;
+	{
+		struct online_plan p = {data, &info, idx, n, table, as, ks, name, to, dirs, &j};
 
-			plan_table(s->data, j, live, table ? ks : info.m.keyspace,
-				   table ? name : mt->name, &info.m, mt,
-				   as ? 0 : info.table_created_ht[idx[i]], NULL, dirs + k);
-			k += mt->ntablets;
-		}
-		if (to && !table)
-			plan_drops(s->data, j, live, info.m.keyspace, to);
+		rc = store_claim_begin(s, plan_online, &p, &claim, e);
 	}
-	pthread_rwlock_unlock(&s->lock);
 	if (rc)
 		goto out;
-	set_busy(s, j, 1);
-	busy = 1;
-	rc = journal_write(s->data, j, e);
+	rc = journal_write(data, &j, e);
 	if (rc)
 		goto out;
 	journaled = 1;
 	snap_crash_point("online-restore-after-journal");
-	rc = journal_apply(j, &s->clock, e);
+	snap_delay_point("online-restore-after-journal");
+	rc = journal_apply(&j, data, store_clock(s), e);
 	if (rc)
 		goto out;
 	/* commit and swap: the affected tables change in one step */
-	pthread_rwlock_wrlock(&s->lock);
-	rc = journal_commit(j, &s->cat, e);
+	installs = xcalloc(j.nrecords + 1, sizeof(*installs));
+	drops = xcalloc(j.nrecords + 1, sizeof(*drops));
+	for (size_t i = 0; i < j.nrecords; i++)
+		if (j.records[i].kind == J_TABLE)
+			installs[ninst++] = j.records[i].table; /* shallow: j owns it */
+		else if (j.records[i].kind == J_DROP)
+			strcpy(drops[ndrops++], j.records[i].drop);
+	rc = store_claim_commit(s, claim, installs, ninst, (const char(*)[ID_LEN + 1]) drops,
+				ndrops, commit_cb, (void *[]){&j, store_catalog(s)}, e);
 	committed = !rc;
-	records = jarr(j, "records");
-	for (size_t i = 0; !rc && i < json_object_array_length(records); i++) {
-		json_object *r = json_object_array_get_idx(records, i), *v;
-
-		if (json_object_object_get_ex(r, "value", &v) && *jstr(v, "name") && *jstr(v, "id"))
-			rc = store_install_locked(s, v, e);
-		else if (*jstr(r, "drop"))
-			store_forget_locked(s, jstr(r, "drop")); /* its dirs go in the clean-up */
-	}
-	pthread_rwlock_unlock(&s->lock);
-	busy = 0;
 	if (!rc)
-		rc = journal_cleanup(s->data, j, e);
+		rc = journal_cleanup(&j, data, e);
 	if (!rc)
 		rmdir(stage); /* empty now: every staged copy was moved */
 out:
-	if (busy)
-		set_busy(s, j, 0);
+	if (claim)
+		store_claim_end(s, claim);
 	if (rc && journaled && !committed)
-		journal_rollback(s->data, j); /* the old tables were never touched */
+		journal_rollback(&j, data); /* the old tables were never touched */
 	if (rc && !committed)
 		fs_remove_tree(stage);
 	for (size_t i = 0; i < ndirs; i++)
@@ -967,8 +617,10 @@ out:
 	free(dirs);
 	free(idx);
 	free(stage);
-	json_object_put(j);
-	json_object_put(live);
+	free(installs);
+	free(drops);
+	if (have_j)
+		journal_release(&j);
 	if (pinned) {
 		snap_unpin(ss, id);
 		snap_info_release(&info);
@@ -976,32 +628,38 @@ out:
 	return rc;
 }
 
-/* A restore record as `restore list --json` shows it: the record's own
- * fields, with its two times in the one JSON form of times (jtime.h):
- * time/hybrid_time when it was done, cut_time/cut_hybrid_time its cut. */
-static int list_cb(void *arg, const char *key, json_object *o)
+/* Each restoration record, parsed strictly and written back in its one
+ * format (the listing is the record). */
+static int list_cb(void *arg, const char *key, const char *text, size_t len)
 {
-	json_object *r = json_object_new_object(), *v;
+	void **a = arg;
+	struct restorerec r;
+	struct errbuf *e = a[1];
+	int rc = restorerec_parse(text, len, &r, e);
+	json_object *o;
 
-	json_object_object_foreach(o, k, val)
-	{
-		if (strcmp(k, "restored_us") && strcmp(k, "hybrid_time") && strcmp(k, "cut_time"))
-			json_object_object_add(r, k, json_object_get(val));
-	}
-	jtime_add_us(r, NULL,
-		     json_object_object_get_ex(o, "restored_us", &v) ? json_object_get_int64(v)
-								     : 0);
-	jtime_add(r, "cut",
-		  json_object_object_get_ex(o, "hybrid_time", &v) ? json_object_get_uint64(v) : 0);
-	json_object_array_add((json_object *)arg, r);
+	if (rc)
+		return err_prefix(e, rc, "catalog record '%s'", key);
+	/* the record's fields, with its two times in the one JSON form of
+	 * times (jtime.h): time/hybrid_time when it was done, cut_time/
+	 * cut_hybrid_time its cut */
+	o = restorerec_to_json(&r, 1);
+	json_object_object_del(o, "restored_us");
+	json_object_object_del(o, "hybrid_time");
+	json_object_object_del(o, "cut_time");
+	jtime_add_us(o, NULL, r.restored_us);
+	jtime_add(o, "cut", r.hybrid_time);
+	json_object_array_add(a[0], o);
+	restorerec_release(&r);
 	return 0;
 }
 
 int restore_list(struct catalog *c, json_object **out, struct errbuf *e)
 {
 	json_object *arr = json_object_new_array();
-	int rc = catalog_scan(c, "restore/", list_cb, arr, e);
+	int rc;
 
+	rc = catalog_scan_text(c, "restore/", list_cb, (void *[]){arr, e}, e);
 	if (rc)
 		json_object_put(arr);
 	else

@@ -22,19 +22,13 @@
 #include <string.h>
 #include <unistd.h>
 
-struct sched {
-	char id[ID_LEN + 1];
-	char ks[65];
-	int64_t interval_us, retention_us, created_us;
-};
-
 struct schedules {
 	struct store *store;
 	struct snapshots *snaps;
 	pthread_mutex_t lock;
 	pthread_mutex_t tick_lock;
 	size_t n;		    /* protected by lock */
-	struct sched *scheds;	    /* protected by lock */
+	struct schedrec *scheds;    /* protected by lock */
 	int64_t default_history_us; /* without a schedule; $SNAPFS_HISTORY */
 	pthread_t thread;
 	int running;
@@ -42,7 +36,7 @@ struct schedules {
 	pthread_cond_t cond; /* with lock: wakes the thread to stop */
 };
 
-static json_object *sched_json(const struct sched *s)
+static json_object *sched_json(const struct schedrec *s)
 {
 	json_object *o = json_object_new_object();
 
@@ -54,27 +48,16 @@ static json_object *sched_json(const struct sched *s)
 	return o;
 }
 
-static int load_cb(void *arg, const char *key, json_object *o)
+static int load_cb(void *arg, const char *key, const char *text, size_t len)
 {
-	struct schedules *sc = arg;
-	struct sched s;
-	json_object *v;
+	void **a = arg;
+	struct schedules *sc = a[0];
+	struct errbuf *e = a[1];
+	struct schedrec s;
+	int rc = schedrec_parse(text, len, &s, e);
 
-	memset(&s, 0, sizeof(s));
-	if (!json_object_object_get_ex(o, "id", &v) || !id_valid(json_object_get_string(v)))
-		return 0;
-	strcpy(s.id, json_object_get_string(v));
-	if (!json_object_object_get_ex(o, "keyspace", &v) || !name_valid(json_object_get_string(v)))
-		return 0;
-	strcpy(s.ks, json_object_get_string(v));
-	if (json_object_object_get_ex(o, "interval_us", &v))
-		s.interval_us = json_object_get_int64(v);
-	if (json_object_object_get_ex(o, "retention_us", &v))
-		s.retention_us = json_object_get_int64(v);
-	if (json_object_object_get_ex(o, "created_us", &v))
-		s.created_us = json_object_get_int64(v);
-	if (s.interval_us < SCHEDULE_MIN_INTERVAL_US || s.retention_us < s.interval_us)
-		return 0;
+	if (rc)
+		return err_prefix(e, rc, "catalog record '%s'", key);
 	sc->scheds = xrealloc(sc->scheds, (sc->n + 1) * sizeof(*sc->scheds));
 	sc->scheds[sc->n++] = s;
 	return 0;
@@ -101,7 +84,7 @@ int schedules_open(struct schedules **out, struct store *s, struct snapshots *ss
 	pthread_mutex_init(&sc->lock, NULL);
 	pthread_mutex_init(&sc->tick_lock, NULL);
 	pthread_cond_init(&sc->cond, NULL);
-	rc = catalog_scan(&s->cat, "sched/", load_cb, sc, e);
+	rc = catalog_scan_text(store_catalog(s), "sched/", load_cb, (void *[]){sc, e}, e);
 	if (rc) {
 		schedules_close(sc);
 		return rc;
@@ -123,9 +106,9 @@ void schedules_close(struct schedules *sc)
 }
 
 /* A copy of the schedule list (caller frees). */
-static struct sched *snapshot_list(struct schedules *sc, size_t *n)
+static struct schedrec *snapshot_list(struct schedules *sc, size_t *n)
 {
-	struct sched *v;
+	struct schedrec *v;
 
 	pthread_mutex_lock(&sc->lock);
 	v = xcalloc(sc->n, sizeof(*v));
@@ -137,7 +120,7 @@ static struct sched *snapshot_list(struct schedules *sc, size_t *n)
 }
 
 /* The longest retention of the schedules of ks (0 if none). */
-static int64_t ks_retention(const struct sched *v, size_t n, const char *ks)
+static int64_t ks_retention(const struct schedrec *v, size_t n, const char *ks)
 {
 	int64_t r = 0;
 
@@ -147,41 +130,61 @@ static int64_t ks_retention(const struct sched *v, size_t n, const char *ks)
 	return r;
 }
 
-/* Raises every tablet's full-history low mark to now - retention. */
-static void raise_history(struct schedules *sc, const struct sched *v, size_t n)
+struct history_ctx {
+	struct schedules *sc;
+	const struct schedrec *v;
+	size_t n;
+	int64_t now;
+};
+
+static uint64_t history_low(void *arg, const char *ks)
 {
-	struct store *s = sc->store;
-	int64_t now = hlc_wall_us();
+	struct history_ctx *h = arg;
+	int64_t keep = ks_retention(h->v, h->n, ks);
 
-	pthread_rwlock_rdlock(&s->lock);
-	for (size_t i = 0; i < s->ntables; i++) {
-		struct store_table *t = s->tables[i];
-		int64_t keep = ks_retention(v, n, t->ks);
-		uint64_t low;
+	if (!keep)
+		keep = h->sc->default_history_us;
+	return h->now - keep > 0 ? hlc_from_us(h->now - keep) : 0;
+}
 
-		if (!keep)
-			keep = sc->default_history_us;
-		if (now - keep <= 0)
-			continue;
-		low = hlc_from_us(now - keep);
-		for (unsigned j = 0; j < t->ntablets; j++)
-			tablet_set_history_low(&t->tablets[j].db, low, NULL);
-	}
-	pthread_rwlock_unlock(&s->lock);
+/* Raises every tablet's full-history low mark to now - retention. */
+static void raise_history(struct schedules *sc, const struct schedrec *v, size_t n)
+{
+	struct history_ctx h = {sc, v, n, hlc_wall_us()};
+
+	store_raise_history(sc->store, history_low, &h);
+}
+
+int schedule_due(const struct schedrec *sh, const struct snap_brief *b, size_t nb, int64_t now,
+		 int64_t *newest)
+{
+	*newest = 0;
+	for (size_t i = 0; i < nb; i++)
+		if (b[i].complete && !strcmp(b[i].schedule_id, sh->id) && b[i].wall_us > *newest)
+			*newest = b[i].wall_us;
+	return !*newest || now - *newest >= sh->interval_us;
+}
+
+int schedule_expired(const struct schedrec *sh, const struct snap_brief *x, int64_t newest,
+		     int64_t now)
+{
+	if (strcmp(x->schedule_id, sh->id))
+		return 0;
+	if (x->complete)
+		/* inside the window, or the newest: kept */
+		return !(x->wall_us >= now - sh->retention_us || x->wall_us >= newest);
+	return x->failed; /* CREATING or DELETING: being worked on */
 }
 
 /* One schedule: take the due snapshot, then apply retention. */
-static void tick_one(struct schedules *sc, const struct sched *sh, const struct snap_brief *b,
+static void tick_one(struct schedules *sc, const struct schedrec *sh, const struct snap_brief *b,
 		     size_t nb, int64_t now)
 {
-	int64_t newest = 0;
+	int64_t newest;
 	struct errbuf e;
 	char id[ID_LEN + 1];
 
-	for (size_t i = 0; i < nb; i++)
-		if (b[i].complete && !strcmp(b[i].schedule_id, sh->id) && b[i].wall_us > newest)
-			newest = b[i].wall_us;
-	if (!newest || now - newest >= sh->interval_us) {
+	if (schedule_due(sh, b, nb, now, &newest)) {
 		if (snap_create(sc->snaps, sh->ks, NULL, 0, sh->id, id, &e) == 0) {
 			dlog("schedule '%s': snapshot '%s' of keyspace '%s' COMPLETE", sh->id, id,
 			     sh->ks);
@@ -192,13 +195,8 @@ static void tick_one(struct schedules *sc, const struct sched *sh, const struct 
 		}
 	}
 	for (size_t i = 0; i < nb; i++) {
-		if (strcmp(b[i].schedule_id, sh->id))
+		if (!schedule_expired(sh, &b[i], newest, now))
 			continue;
-		if (b[i].complete &&
-		    (b[i].wall_us >= now - sh->retention_us || b[i].wall_us >= newest))
-			continue; /* inside the window, or the newest: kept */
-		if (!b[i].complete && !b[i].failed)
-			continue; /* being created or deleted */
 		if (snap_delete(sc->snaps, b[i].id, &e) == 0)
 			dlog("schedule '%s': snapshot '%s' %s: deleted", sh->id, b[i].id,
 			     b[i].failed ? "FAILED" : "past retention");
@@ -207,7 +205,7 @@ static void tick_one(struct schedules *sc, const struct sched *sh, const struct 
 
 void schedules_tick(struct schedules *sc)
 {
-	struct sched *v;
+	struct schedrec *v;
 	struct snap_brief *b = NULL;
 	size_t n, nb = 0;
 
@@ -270,9 +268,8 @@ void schedules_stop(struct schedules *sc)
 int schedule_create(struct schedules *sc, const char *ks, int64_t interval_us, int64_t retention_us,
 		    char id[ID_LEN + 1], struct errbuf *e)
 {
-	struct sched s;
-	json_object *o;
-	char *key;
+	struct schedrec s;
+	char *key, *text;
 	int rc;
 
 	memset(&s, 0, sizeof(s));
@@ -290,9 +287,9 @@ int schedule_create(struct schedules *sc, const char *ks, int64_t interval_us, i
 	s.retention_us = retention_us;
 	s.created_us = hlc_wall_us();
 	key = fs_path("sched/%s", s.id);
-	o = sched_json(&s);
-	rc = catalog_put(&sc->store->cat, key, o, e);
-	json_object_put(o);
+	text = schedrec_format(&s);
+	rc = catalog_put_text(store_catalog(sc->store), key, text, e);
+	free(text);
 	free(key);
 	if (rc)
 		return rc;
@@ -324,7 +321,7 @@ int schedule_delete(struct schedules *sc, const char *id, struct errbuf *e)
 		err_set(e, rc, "schedule '%s': not found", id);
 		goto out;
 	}
-	rc = catalog_delete(&sc->store->cat, key, e);
+	rc = catalog_delete(store_catalog(sc->store), key, e);
 	if (rc)
 		goto out;
 	pthread_mutex_lock(&sc->lock);
@@ -364,7 +361,7 @@ static void fmt_dur(int64_t us, char *buf, size_t len)
 int schedule_list(struct schedules *sc, json_object **out, struct errbuf *e)
 {
 	size_t n;
-	struct sched *v = snapshot_list(sc, &n);
+	struct schedrec *v = snapshot_list(sc, &n);
 	json_object *arr = json_object_new_array();
 
 	for (size_t i = 0; i < n; i++) {
@@ -384,33 +381,37 @@ int schedule_list(struct schedules *sc, json_object **out, struct errbuf *e)
 	return 0;
 }
 
-/* The restorable window of schedule sh: [earliest, latest]. */
-static void window(const struct sched *sh, const struct snap_brief *b, size_t nb, int64_t now,
-		   int64_t *earliest, int64_t *latest, size_t *count)
+void schedule_window(const struct schedrec *sh, const struct snap_brief *b, size_t nb, int64_t now,
+		     int64_t *earliest, int64_t *latest, size_t *count)
 {
-	int64_t oldest = 0;
-
 	*latest = now;
 	*count = 0;
-	for (size_t i = 0; i < nb; i++) {
-		if (!b[i].complete || strcmp(b[i].schedule_id, sh->id))
-			continue;
-		(*count)++;
-		if (!oldest || b[i].wall_us < oldest)
-			oldest = b[i].wall_us;
-	}
+	for (size_t i = 0; i < nb; i++)
+		if (b[i].complete && !strcmp(b[i].schedule_id, sh->id))
+			(*count)++;
 	*earliest = now - sh->retention_us;
 	if (sh->created_us > *earliest)
 		*earliest = sh->created_us;
 	if (!*count)
 		*earliest = now; /* nothing taken yet: only now */
-	(void)oldest;
+}
+
+const struct snap_brief *schedule_pick(const struct schedrec *sh, const struct snap_brief *b,
+				       size_t nb, uint64_t t)
+{
+	const struct snap_brief *best = NULL;
+
+	for (size_t i = 0; i < nb; i++)
+		if (b[i].complete && !strcmp(b[i].schedule_id, sh->id) && b[i].hybrid_time >= t &&
+		    (!best || b[i].hybrid_time < best->hybrid_time))
+			best = &b[i];
+	return best;
 }
 
 int schedule_restore_points(struct schedules *sc, json_object **out, struct errbuf *e)
 {
 	size_t n, nb = 0;
-	struct sched *v = snapshot_list(sc, &n);
+	struct schedrec *v = snapshot_list(sc, &n);
 	struct snap_brief *b = NULL;
 	json_object *arr = json_object_new_array();
 	int64_t now = hlc_wall_us();
@@ -421,7 +422,7 @@ int schedule_restore_points(struct schedules *sc, json_object **out, struct errb
 		int64_t lo, hi;
 		size_t count;
 
-		window(&v[i], b, nb, now, &lo, &hi, &count);
+		schedule_window(&v[i], b, nb, now, &lo, &hi, &count);
 		json_object_object_add(o, "schedule_id", json_object_new_string(v[i].id));
 		json_object_object_add(o, "keyspace", json_object_new_string(v[i].ks));
 		jtime_add_us(o, "earliest", lo);
@@ -438,7 +439,7 @@ int schedule_restore_points(struct schedules *sc, json_object **out, struct errb
 int schedule_before_drop(struct schedules *sc, const char *ks, struct errbuf *e)
 {
 	size_t n;
-	struct sched *v = snapshot_list(sc, &n);
+	struct schedrec *v = snapshot_list(sc, &n);
 	char id[ID_LEN + 1];
 	int rc = 0;
 
@@ -457,7 +458,7 @@ int schedule_before_drop(struct schedules *sc, const char *ks, struct errbuf *e)
 int schedule_restore_to(struct schedules *sc, const char *ks, uint64_t t, struct errbuf *e)
 {
 	size_t n, nb = 0;
-	struct sched *v = snapshot_list(sc, &n), *sh = NULL;
+	struct schedrec *v = snapshot_list(sc, &n), *sh = NULL;
 	struct snap_brief *b = NULL;
 	int64_t now = hlc_wall_us(), lo, hi, tus = hlc_physical_us(t);
 	size_t count;
@@ -481,7 +482,7 @@ int schedule_restore_to(struct schedules *sc, const char *ks, uint64_t t, struct
 		goto out;
 	}
 	snap_brief_list(sc->snaps, &b, &nb);
-	window(sh, b, nb, now, &lo, &hi, &count);
+	schedule_window(sh, b, nb, now, &lo, &hi, &count);
 	if (tus < lo || tus > hi) {
 		hlc_format_rfc3339(lo, 1, a, sizeof(a));
 		hlc_format_rfc3339(hi, 1, z, sizeof(z));
@@ -491,10 +492,7 @@ int schedule_restore_to(struct schedules *sc, const char *ks, uint64_t t, struct
 			     when, ks, a, z);
 		goto out;
 	}
-	for (size_t i = 0; i < nb; i++)
-		if (b[i].complete && !strcmp(b[i].schedule_id, sh->id) && b[i].hybrid_time >= t &&
-		    (!best || b[i].hybrid_time < best->hybrid_time))
-			best = &b[i];
+	best = schedule_pick(sh, b, nb, t);
 	if (best) {
 		strcpy(id, best->id);
 	} else {

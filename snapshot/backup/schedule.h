@@ -30,7 +30,7 @@
 #include "store.h"
 
 #define SCHEDULE_DEFAULT_HISTORY_US (15LL * 60 * 1000000) /* 15 min, as YugabyteDB */
-#define SCHEDULE_MIN_INTERVAL_US 1000000LL
+#define SCHEDULE_MIN_INTERVAL_US SCHED_MIN_INTERVAL_US
 
 struct schedules;
 
@@ -58,5 +58,24 @@ int schedule_before_drop(struct schedules *sc, const char *ks, struct errbuf *e)
 /* Restores keyspace ks to hybrid time t. -ERANGE (with the window in the
  * message) when t is outside it, -EPERM when ks has no schedule. */
 int schedule_restore_to(struct schedules *sc, const char *ks, uint64_t t, struct errbuf *e);
+
+/* ---- the decisions of a tick, without I/O (unit-tested) ---- */
+
+/* 1 if schedule sh is due a snapshot at now; *newest gets the wall time of
+ * its newest COMPLETE snapshot (0: none). */
+int schedule_due(const struct schedrec *sh, const struct snap_brief *b, size_t nb, int64_t now,
+		 int64_t *newest);
+/* 1 if retention deletes x (one of sh's snapshots) at now: a COMPLETE one
+ * older than the retention unless it is the newest, or a FAILED one. */
+int schedule_expired(const struct schedrec *sh, const struct snap_brief *x, int64_t newest,
+		     int64_t now);
+/* The restorable window of sh at now: [earliest, latest] in wall µs, and
+ * how many COMPLETE snapshots it has. */
+void schedule_window(const struct schedrec *sh, const struct snap_brief *b, size_t nb, int64_t now,
+		     int64_t *earliest, int64_t *latest, size_t *count);
+/* The snapshot a restore to hybrid time t starts from: sh's first COMPLETE
+ * one at or after t, or NULL (take one now). */
+const struct snap_brief *schedule_pick(const struct schedrec *sh, const struct snap_brief *b,
+				       size_t nb, uint64_t t);
 
 #endif

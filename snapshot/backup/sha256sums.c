@@ -19,6 +19,7 @@
 #include "manifest.h"
 
 #include "fsutil.h"
+#include "ids.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -128,12 +129,7 @@ int sums_hash_file(const char *path, char hex[65])
 
 static int hex_valid(const char *s, size_t len)
 {
-	if (len != 64)
-		return 0;
-	for (size_t i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
+	return len == 64 && hex_lower(s, len);
 }
 
 /* NULL if the bytes of p are all printable and need no escaping, else why

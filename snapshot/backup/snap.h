@@ -26,8 +26,9 @@
 
 struct snapshots;
 
-/* Loads the records, repairs what a crash left (CREATING -> FAILED with its
- * directories removed, DELETING finished), opens the hash cache. */
+/* Loads the records (strictly: a malformed one is -EBADMSG naming it),
+ * repairs what a crash left (CREATING -> FAILED with its directories
+ * removed, DELETING finished), opens the hash cache. */
 int snapshots_open(struct snapshots **out, struct store *s, struct errbuf *e);
 void snapshots_close(struct snapshots *ss);
 
@@ -38,7 +39,10 @@ size_t snapshots_count(struct snapshots *ss);
  * schedule thread calls it every second). */
 void snapshots_prehash(struct snapshots *ss);
 
-/* fn(arg) runs after every change of the COMPLETE set (outside locks). */
+/* fn(arg) runs after every change of the COMPLETE set, in the thread that
+ * made it, with no lock of the module held but the listener's own: once
+ * snapshots_set_listener(ss, NULL, NULL) has returned, fn is not running
+ * and will not run again (so its arg may be freed). */
 void snapshots_set_listener(struct snapshots *ss, void (*fn)(void *), void *arg);
 
 /* Takes a snapshot of keyspace ks (all its tables, or the n named ones),
@@ -53,11 +57,27 @@ struct snap_brief {
 	char id[ID_LEN + 1];
 	char schedule_id[ID_LEN + 1];
 	char keyspace[65];
+	enum snap_state state;
 	int complete, failed;
 	uint64_t hybrid_time;
 	int64_t wall_us;
 };
 int snap_brief_list(struct snapshots *ss, struct snap_brief **out, size_t *n);
+
+/* Resolves what a user typed for a snapshot into its id: a full id (of
+ * any state), "latest" (the newest COMPLETE snapshot of keyspace ks, or of
+ * all when ks is NULL), or a unique prefix of at least 8 hex digits. An
+ * ambiguous prefix is -EINVAL naming the candidates; no match -ENOENT. */
+int snap_resolve(struct snapshots *ss, const char *name, const char *ks, char id[ID_LEN + 1],
+		 struct errbuf *e);
+/* The same over a list (the pure part, for tests). */
+int snap_resolve_in(const struct snap_brief *v, size_t n, const char *name, const char *ks,
+		    char id[ID_LEN + 1], struct errbuf *e);
+
+/* The state machine of a snapshot record, without I/O: the state after op
+ * on a record in state from, or -EINVAL if op is not allowed there. */
+enum snap_op { SNAP_OP_COMPLETE, SNAP_OP_FAIL, SNAP_OP_DELETE, SNAP_OP_REPAIR };
+int snap_next_state(enum snap_state from, enum snap_op op, enum snap_state *to);
 
 /* Deletes a snapshot; -EBUSY while a read of it is in progress. */
 int snap_delete(struct snapshots *ss, const char *id, struct errbuf *e);
@@ -101,5 +121,8 @@ char *snap_checkpoint_dir(const char *data, const char *table_id, const char *ta
 
 /* Aborts the process if $SNAPFS_CRASH_AT equals point (tests only). */
 void snap_crash_point(const char *point);
+/* Sleeps MS milliseconds if $SNAPFS_DELAY_AT is "<point>:MS" (tests only:
+ * holds a race window open). */
+void snap_delay_point(const char *point);
 
 #endif

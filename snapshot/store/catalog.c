@@ -35,6 +35,27 @@ int catalog_open(struct catalog *c, const char *path, int create, struct errbuf 
 	return 0;
 }
 
+int catalog_open_readonly(struct catalog *c, const char *path, struct errbuf *e)
+{
+	char *err = NULL;
+
+	memset(c, 0, sizeof(*c));
+	c->opts = rocksdb_options_create();
+	rocksdb_options_set_max_open_files(c->opts, 32);
+	c->db = rocksdb_open_for_read_only(c->opts, path, 0, &err);
+	if (err) {
+		rocksdb_options_destroy(c->opts);
+		c->opts = NULL;
+		c->db = NULL;
+		return tablet_rocksdb_error(err, e, "catalog", path);
+	}
+	c->wo = rocksdb_writeoptions_create();
+	c->ro = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_verify_checksums(c->ro, 1);
+	c->path = xstrdup(path);
+	return 0;
+}
+
 void catalog_close(struct catalog *c)
 {
 	if (!c->db)
@@ -131,6 +152,74 @@ int catalog_scan(struct catalog *c, const char *prefix, catalog_cb cb, void *arg
 	if (err)
 		return tablet_rocksdb_error(err, e, "catalog scan", prefix);
 	return rc;
+}
+
+int catalog_get_text(struct catalog *c, const char *key, char **text, size_t *len, struct errbuf *e)
+{
+	size_t n;
+	char *err = NULL;
+	char *v = rocksdb_get(c->db, c->ro, key, strlen(key), &n, &err);
+
+	*text = NULL;
+	if (err)
+		return tablet_rocksdb_error(err, e, "catalog read", key);
+	if (!v)
+		return -ENOENT;
+	*text = xmalloc(n + 1);
+	memcpy(*text, v, n);
+	(*text)[n] = '\0';
+	free(v);
+	if (len)
+		*len = n;
+	return 0;
+}
+
+int catalog_put_text(struct catalog *c, const char *key, const char *text, struct errbuf *e)
+{
+	char *err = NULL;
+
+	rocksdb_put(c->db, c->wo, key, strlen(key), text, strlen(text), &err);
+	return err ? tablet_rocksdb_error(err, e, "catalog write", key) : 0;
+}
+
+int catalog_scan_text(struct catalog *c, const char *prefix, catalog_text_cb cb, void *arg,
+		      struct errbuf *e)
+{
+	rocksdb_iterator_t *it = rocksdb_create_iterator(c->db, c->ro);
+	size_t plen = strlen(prefix);
+	char *err = NULL;
+	int rc = 0;
+
+	for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = rocksdb_iter_key(it, &klen);
+		const char *v = rocksdb_iter_value(it, &vlen);
+		char *key, *text;
+
+		if (klen < plen || memcmp(k, prefix, plen))
+			break;
+		key = xmalloc(klen + 1);
+		memcpy(key, k, klen);
+		key[klen] = '\0';
+		text = xmalloc(vlen + 1);
+		memcpy(text, v, vlen);
+		text[vlen] = '\0';
+		rc = cb(arg, key, text, vlen);
+		free(text);
+		free(key);
+		if (rc)
+			break;
+	}
+	rocksdb_iter_get_error(it, &err);
+	rocksdb_iter_destroy(it);
+	if (err)
+		return tablet_rocksdb_error(err, e, "catalog scan", prefix);
+	return rc;
+}
+
+void catalog_batch_put_text(struct catalog_batch *b, const char *key, const char *text)
+{
+	rocksdb_writebatch_put(b->wb, key, strlen(key), text, strlen(text));
 }
 
 void catalog_batch_init(struct catalog_batch *b)

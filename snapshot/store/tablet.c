@@ -357,6 +357,13 @@ static int starts_with(const char *k, size_t klen, const void *prefix, size_t pl
 int tablets_scan(struct tablet *const *tabs, unsigned n, const void *prefix, size_t plen,
 		 uint64_t limit, uint64_t ts, row_cb cb, void *arg, struct errbuf *e)
 {
+	return tablets_scan_from(tabs, n, prefix, plen, NULL, 0, limit, ts, cb, arg, e);
+}
+
+int tablets_scan_from(struct tablet *const *tabs, unsigned n, const void *prefix, size_t plen,
+		      const void *after, size_t alen, uint64_t limit, uint64_t ts, row_cb cb,
+		      void *arg, struct errbuf *e)
+{
 	char tsb[TABLET_TS_SIZE];
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t **its = xcalloc(n, sizeof(*its));
@@ -367,10 +374,21 @@ int tablets_scan(struct tablet *const *tabs, unsigned n, const void *prefix, siz
 	rocksdb_readoptions_set_timestamp(ro, tsb, sizeof(tsb));
 	for (unsigned i = 0; i < n; i++) {
 		its[i] = rocksdb_create_iterator_cf(tabs[i]->db, ro, tabs[i]->cf);
-		if (plen)
+		if (alen) {
+			const char *k;
+			size_t klen;
+
+			/* resume after the last key handed out: after > prefix */
+			rocksdb_iter_seek(its[i], after, alen);
+			if (rocksdb_iter_valid(its[i]) &&
+			    (k = rocksdb_iter_key(its[i], &klen), klen == alen) &&
+			    !memcmp(k, after, alen))
+				rocksdb_iter_next(its[i]);
+		} else if (plen) {
 			rocksdb_iter_seek(its[i], prefix, plen);
-		else
+		} else {
 			rocksdb_iter_seek_to_first(its[i]);
+		}
 	}
 	for (;;) {
 		int best = -1;

@@ -89,6 +89,12 @@ typedef int (*row_cb)(void *arg, const char *key, size_t klen, const char *val, 
 int tablets_scan(struct tablet *const *tabs, unsigned n, const void *prefix, size_t plen,
 		 uint64_t limit, uint64_t ts, row_cb cb, void *arg, struct errbuf *e);
 
+/* The same, resuming after key after (alen 0: from the start), which
+ * must start with prefix: a scan in batches re-seeks where it stopped. */
+int tablets_scan_from(struct tablet *const *tabs, unsigned n, const void *prefix, size_t plen,
+		      const void *after, size_t alen, uint64_t limit, uint64_t ts, row_cb cb,
+		      void *arg, struct errbuf *e);
+
 /* Translates a RocksDB error string (freed here) into a negative errno and
  * a message "<what> '<subject>': <rocksdb text>". The one place for it. */
 int tablet_rocksdb_error(char *err, struct errbuf *e, const char *what, const char *subject);

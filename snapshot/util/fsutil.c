@@ -322,3 +322,39 @@ int fs_tree_bytes(const char *dir, unsigned long long *bytes)
 		return -errno;
 	return tree_bytes_at(fd, bytes);
 }
+
+int fs_path_inside(const char *root, const char *path)
+{
+	size_t rl = strlen(root);
+	char *p;
+	int rc = 0;
+
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	if (strncmp(path, root, rl) || path[rl] != '/' || !path[rl + 1])
+		return -EPERM;
+	p = xstrdup(path);
+	for (char *c = p + rl + 1; !rc;) {
+		char *slash = strchr(c, '/'), save;
+		struct stat st;
+
+		if (slash == c || !strcmp(c, ".") || !strcmp(c, "..") || !strncmp(c, "./", 2) ||
+		    !strncmp(c, "../", 3)) {
+			rc = -EPERM;
+			break;
+		}
+		save = slash ? *slash : '\0';
+		if (slash)
+			*slash = '\0';
+		if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode))
+			rc = -EPERM;
+		if (!slash)
+			break;
+		*slash = save;
+		c = slash + 1;
+		if (!*c)
+			rc = -EPERM; /* a trailing slash */
+	}
+	free(p);
+	return rc;
+}

@@ -38,6 +38,12 @@ int fs_rename_durable(const char *from, const char *to);
 /* Total bytes (st_size) of the regular files under dir, recursively. */
 int fs_tree_bytes(const char *dir, unsigned long long *bytes);
 
+/* 0 if path lies inside root: root + "/" + components that are neither
+ * empty, "." nor "..", and no component below root that exists is a
+ * symlink (so nothing done to path can reach outside root). -EPERM
+ * otherwise. root itself is trusted. */
+int fs_path_inside(const char *root, const char *path);
+
 /* Joins into a malloc'ed string: fs_path("%s/%s", a, b). Never NULL
  * (aborts on out of memory, like git's xmalloc). */
 char *fs_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -21,14 +21,17 @@ void id_new(char out[ID_LEN + 1])
 	out[ID_LEN] = '\0';
 }
 
-int id_valid(const char *s)
+int hex_lower(const char *s, size_t len)
 {
-	if (!s || strlen(s) != ID_LEN)
-		return 0;
-	for (int i = 0; i < ID_LEN; i++)
+	for (size_t i = 0; i < len; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
+}
+
+int id_valid(const char *s)
+{
+	return s && strlen(s) == ID_LEN && hex_lower(s, ID_LEN);
 }
 
 int name_valid(const char *s)

@@ -5,10 +5,16 @@
 #ifndef SNAPFS_IDS_H
 #define SNAPFS_IDS_H
 
+#include <stddef.h>
+
 #define ID_LEN 32
 
 /* Writes a fresh random id and a NUL into out. */
 void id_new(char out[ID_LEN + 1]);
+
+/* 1 if the len bytes at s are all lowercase hex digits ([0-9a-f]), else 0:
+ * the one hex check of snapfs (ids, digests, check values). */
+int hex_lower(const char *s, size_t len);
 
 /* 1 if s is exactly 32 lowercase hex digits, else 0. */
 int id_valid(const char *s);

@@ -37,7 +37,7 @@
 # failure would only end the subshell.
 # shellcheck shell=bash
 
-SANITIZER_PATTERNS=("ERROR: AddressSanitizer" "runtime error:" "LeakSanitizer")
+SANITIZER_PATTERNS=("ERROR: AddressSanitizer" "runtime error:" "LeakSanitizer" "WARNING: ThreadSanitizer")
 
 # fail MSG... — print "FAIL: <test>: MSG" on stderr and end the test with 1.
 fail() {

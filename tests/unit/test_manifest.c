@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "hash.h"
+#include "hashcache.h"
 #include "manifest.h"
 
 #define SNAP_ID "0123456789abcdef0123456789abcdef"
@@ -476,81 +478,183 @@ static void test_sums_sha256sum_tool(void **state)
 
 /* ---- the hash cache ---- */
 
+static int count_char(const char *s, char c)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == c;
+	return n;
+}
+
+static uint64_t hc_hashed(struct hashcache *hc)
+{
+	uint64_t hits, hashed;
+
+	hashcache_stats(hc, &hits, &hashed);
+	return hashed;
+}
+
 static void test_hashcache(void **state)
 {
 	struct fixture *f = *state;
 	char *cache = fs_path("%s/hashcache", f->root);
 	char *sst = tpath(f, "ks/t/tablet-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/000012.sst");
+	char *current = tpath(f, "ks/t/tablet-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/CURRENT");
 	char *link = tpath(f, "link.sst");
 	char first[65], h[65], real[65];
 	struct hashcache *hc = NULL;
-	char *text, *bad;
+	struct errbuf e = {{0}};
+	struct stat st;
+	struct timespec ts[2];
+	char *text;
 	int fd;
 
-	assert_int_equal(hashcache_open(&hc, cache), 0); /* missing file = empty */
-	assert_int_equal(hashcache_get(hc, tablet_ids[0], sst, first), 0);
+	assert_int_equal(hashcache_open(&hc, cache, f->root, &e), 0); /* missing = empty */
+	assert_int_equal(hashcache_get(hc, sst, first), 0);
 	assert_int_equal(sums_hash_file(sst, real), 0);
 	assert_string_equal(first, real);
+	assert_int_equal(hc_hashed(hc), 1);
+	assert_int_equal(hashcache_get(hc, sst, h), 0); /* the same file: a hit */
+	assert_string_equal(h, first);
+	assert_int_equal(hc_hashed(hc), 1);
 
-	/* Rewrite in place: same size, same inode. The cache answers with the
-	 * old digest without reading the file: hashed once, as intended for
-	 * immutable SSTs. */
+	/* CURRENT and the other copied files are hashed every time */
+	assert_int_equal(hashcache_get(hc, current, h), 0);
+	assert_int_equal(hashcache_get(hc, current, h), 0);
+	assert_int_equal(hc_hashed(hc), 3);
+
+	/* Rewritten in place with the same size: the mtime moves, so the key
+	 * does; hashed again, never the old digest. */
+	assert_int_equal(stat(sst, &st), 0);
 	fd = open(sst, O_WRONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, "changed", 7, 0), 7);
+	/* ...and even with the old mtime put back (same inode, size, mtime):
+	 * the fingerprint of the first and last 4 KiB tells them apart */
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	assert_int_equal(futimens(fd, ts), 0);
 	close(fd);
 	assert_int_equal(sums_hash_file(sst, real), 0);
 	assert_string_not_equal(real, first);
-	assert_int_equal(hashcache_get(hc, tablet_ids[0], sst, h), 0);
-	assert_string_equal(h, first);
-	/* another tablet id is another key */
-	assert_int_equal(hashcache_get(hc, tablet_ids[1], sst, h), 0);
+	assert_int_equal(hashcache_get(hc, sst, h), 0);
 	assert_string_equal(h, real);
-	/* symlinks and bad tablet ids are refused */
+	assert_int_equal(hc_hashed(hc), 4);
+
+	/* a new file under the old name (the inode may come back): never the
+	 * old digest */
+	assert_int_equal(unlink(sst), 0);
+	write_bytes(sst, 300000, 99);
+	assert_int_equal(sums_hash_file(sst, real), 0);
+	assert_int_equal(hashcache_get(hc, sst, h), 0);
+	assert_string_equal(h, real);
+
+	/* symlinks are refused */
 	assert_int_equal(symlink(sst, link), 0);
-	assert_int_equal(hashcache_get(hc, tablet_ids[0], link, h), -EINVAL);
-	assert_int_equal(hashcache_get(hc, "a b", sst, h), -EINVAL);
+	assert_int_equal(hashcache_get(hc, link, h), -EINVAL);
 	assert_int_equal(hashcache_save(hc), 0);
 	hashcache_free(hc);
 
-	/* survives save and reopen */
-	assert_int_equal(hashcache_open(&hc, cache), 0);
-	assert_int_equal(hashcache_get(hc, tablet_ids[0], sst, h), 0);
-	assert_string_equal(h, first);
-	hashcache_free(hc); /* not saved: the file still holds both entries */
-
-	/* a corrupt line is skipped, never trusted: flip a digit of the entry */
-	text = read_text(cache);
-	bad = replace(text, first, real);
-	write_text(cache, bad);
-	assert_int_equal(hashcache_open(&hc, cache), 0);
-	assert_int_equal(hashcache_get(hc, tablet_ids[0], sst, h), 0);
-	assert_string_equal(h, real); /* hashed again */
-	hashcache_free(hc);
-	write_text(cache, text); /* back to the good file */
-
-	/* entries not looked up since open are dropped at save */
-	assert_int_equal(hashcache_open(&hc, cache), 0);
-	assert_int_equal(hashcache_get(hc, tablet_ids[1], sst, h), 0);
-	assert_int_equal(hashcache_save(hc), 0);
-	hashcache_free(hc);
-	assert_int_equal(hashcache_open(&hc, cache), 0);
-	assert_int_equal(hashcache_get(hc, tablet_ids[0], sst, h), 0);
-	assert_string_equal(h, real); /* the old entry is gone: hashed again */
-	hashcache_free(hc);
-
-	/* garbage = empty */
-	write_text(cache, "snapfs-hashcache 1\nnonsense\n\x01\x02 x y z\n");
-	assert_int_equal(hashcache_open(&hc, cache), 0);
-	assert_int_equal(hashcache_get(hc, tablet_ids[0], sst, h), 0);
+	/* survives save and reopen: a hit */
+	assert_int_equal(hashcache_open(&hc, cache, f->root, &e), 0);
+	assert_int_equal(hashcache_get(hc, sst, h), 0);
 	assert_string_equal(h, real);
+	assert_int_equal(hc_hashed(hc), 0);
 	hashcache_free(hc);
 
-	free(bad);
+	/* only the SST was saved, once */
+	text = read_text(cache);
+	assert_non_null(strstr(text, "snapfs-hashcache 2\n"));
+	assert_non_null(strstr(text, "/000012.sst\n"));
+	assert_null(strstr(text, "CURRENT"));
+	assert_int_equal(count_char(text, '\n'), 2); /* the magic and one entry */
 	free(text);
+
+	/* a file that has gone is dropped at open and at save */
+	assert_int_equal(unlink(sst), 0);
+	assert_int_equal(hashcache_open(&hc, cache, f->root, &e), 0);
+	assert_int_equal(hashcache_save(hc), 0);
+	hashcache_free(hc);
+	text = read_text(cache);
+	assert_string_equal(text, "snapfs-hashcache 2\n");
+	free(text);
+
+	/* the first format is dropped, never trusted */
+	write_bytes(sst, 300000, 5);
+	assert_int_equal(sums_hash_file(sst, real), 0);
+	text = fs_path("snapfs-hashcache 1\n0000000000000000 %s 1 2 3 t 000012.sst\n", first);
+	write_text(cache, text);
+	free(text);
+	assert_int_equal(hashcache_open(&hc, cache, f->root, &e), 0);
+	assert_int_equal(hashcache_get(hc, sst, h), 0);
+	assert_string_equal(h, real);
+	assert_int_equal(hc_hashed(hc), 1);
+	assert_int_equal(hashcache_save(hc), 0);
+	hashcache_free(hc);
+
+	/* a damaged entry refuses the open, naming the file and the line */
+	text = read_text(cache);
+	{
+		size_t at = strcspn(text, "\n") + 1 + 17; /* the digest of line 2 */
+
+		text[at] = text[at] == '0' ? '1' : '0';
+	}
+	write_text(cache, text);
+	free(text);
+	assert_int_equal(hashcache_open(&hc, cache, f->root, &e), -EBADMSG);
+	assert_null(hc);
+	assert_non_null(strstr(e.msg, cache));
+	assert_non_null(strstr(e.msg, "line 2: malformed"));
+	write_text(cache, "not a cache\n");
+	assert_int_equal(hashcache_open(&hc, cache, f->root, &e), -EBADMSG);
+	assert_non_null(strstr(e.msg, "line 1"));
+
 	free(link);
+	free(current);
 	free(sst);
 	free(cache);
+}
+
+/* The parser alone: every field strict. */
+static void test_hashcache_parse(void **state)
+{
+	static const char *const bad[] = {
+	    "snapfs-hashcache 2\nx\n", "snapfs-hashcache 2\n", /* a good one, below */
+	};
+	struct hc_record *v = NULL;
+	struct errbuf e = {{0}};
+	size_t n = 9;
+	int old = 0;
+	char body[512], line[600];
+	const char *hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+	(void)state;
+	assert_int_equal(hashcache_parse(bad[0], strlen(bad[0]), &v, &n, &old, &e), -EBADMSG);
+	assert_int_equal(hashcache_parse(bad[1], strlen(bad[1]), &v, &n, &old, &e), 0);
+	assert_int_equal(n, 0);
+	snprintf(body, sizeof(body), "%s 2049 12 7 300000 1795428000123456789 0123456789abcdef %s",
+		 hex, "tablets/table-x/tablet-y/000012.sst");
+	snprintf(line, sizeof(line), "snapfs-hashcache 2\n%016llx %s\n",
+		 (unsigned long long)fnv1a64(FNV1A64_SEED, body, strlen(body)), body);
+	assert_int_equal(hashcache_parse(line, strlen(line), &v, &n, &old, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].ino, 12);
+	assert_int_equal(v[0].gen, 7);
+	assert_string_equal(v[0].rel, "tablets/table-x/tablet-y/000012.sst");
+	hc_records_free(v, n);
+	/* no newline at the end: a torn file is not trusted */
+	assert_int_equal(hashcache_parse(line, strlen(line) - 1, &v, &n, &old, &e), -EBADMSG);
+	assert_non_null(strstr(e.msg, "line 2"));
+	/* a path leaving the root, or naming something else than an SST */
+	for (int i = 0; i < 3; i++) {
+		const char *rel[] = {"../x/000012.sst", "/etc/000012.sst", "a/CURRENT"};
+
+		snprintf(body, sizeof(body), "%s 1 2 3 4 5 0123456789abcdef %s", hex, rel[i]);
+		snprintf(line, sizeof(line), "snapfs-hashcache 2\n%016llx %s\n",
+			 (unsigned long long)fnv1a64(FNV1A64_SEED, body, strlen(body)), body);
+		assert_int_equal(hashcache_parse(line, strlen(line), &v, &n, &old, &e), -EBADMSG);
+	}
 }
 
 struct hc_thread {
@@ -569,8 +673,8 @@ static void *hc_thread(void *arg)
 				char *rel = file_rel(i, j), *path = tpath(a->f, rel);
 				char h[65], real[65];
 
-				if (hashcache_get(a->hc, tablet_ids[i], path, h) ||
-				    sums_hash_file(path, real) || strcmp(h, real))
+				if (hashcache_get(a->hc, path, h) || sums_hash_file(path, real) ||
+				    strcmp(h, real))
 					a->bad++;
 				free(path);
 				free(rel);
@@ -586,7 +690,7 @@ static void test_hashcache_threads(void **state)
 	pthread_t tids[4];
 	struct hashcache *hc = NULL;
 
-	assert_int_equal(hashcache_open(&hc, cache), 0);
+	assert_int_equal(hashcache_open(&hc, cache, f->root, NULL), 0);
 	for (int i = 0; i < 4; i++) {
 		args[i] = (struct hc_thread){hc, f, 0};
 		assert_int_equal(pthread_create(&tids[i], NULL, hc_thread, &args[i]), 0);
@@ -788,6 +892,7 @@ int main(void)
 	    cmocka_unit_test(test_sums_rejects),
 	    cmocka_unit_test_setup_teardown(test_sums_sha256sum_tool, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hashcache, setup, teardown),
+	    cmocka_unit_test(test_hashcache_parse),
 	    cmocka_unit_test_setup_teardown(test_hashcache_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verify_good, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verify_flipped_byte, setup, teardown),

@@ -36,7 +36,7 @@
 struct fixture {
 	char dir[64];
 	char *data; /* DIR/data */
-	struct store s;
+	struct store *s;
 	int open;
 };
 
@@ -66,7 +66,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	if (f->open)
-		store_close(&f->s);
+		store_close(f->s);
 	fs_remove_tree(f->dir);
 	free(f->data);
 	free(f);
@@ -77,7 +77,8 @@ static void reopen(struct fixture *f)
 {
 	struct errbuf e;
 
-	store_close(&f->s);
+	if (f->open)
+		store_close(f->s);
 	f->open = 0;
 	if (store_open(&f->s, f->data, &e))
 		fail_msg("store_open: %s", e.msg);
@@ -188,7 +189,7 @@ static int is_dir(const char *p)
 static void test_init_open_close(void **state)
 {
 	struct fixture *f = *state;
-	struct store s;
+	struct store *s;
 	struct errbuf e = {{0}};
 	int created = 1;
 	char *p, *bare;
@@ -200,7 +201,7 @@ static void test_init_open_close(void **state)
 		free(p);
 	}
 	/* init again (store closed) is idempotent */
-	store_close(&f->s);
+	store_close(f->s);
 	f->open = 0;
 	assert_int_equal(store_init(f->data, &created, &e), 0);
 	assert_int_equal(created, 0);
@@ -244,21 +245,21 @@ static void test_tables(void **state)
 	struct fixture *f = *state;
 	struct errbuf e = {{0}};
 	json_object *arr = NULL;
-	struct store_table *t;
+	struct tablerec t;
 	char *paths[4];
 
-	assert_int_equal(store_table_list(&f->s, &arr, &e), 0);
+	assert_int_equal(store_table_list(f->s, &arr, &e), 0);
 	assert_int_equal(json_object_array_length(arr), 0);
 	json_object_put(arr);
-	assert_false(store_keyspace_exists(&f->s, "demo"));
+	assert_false(store_keyspace_exists(f->s, "demo"));
 
-	create(&f->s, "demo.items", 4);
-	create(&f->s, "demo.other", 1);
-	create(&f->s, "ks_2.t-1", PARTITION_MAX_TABLETS);
-	assert_true(store_keyspace_exists(&f->s, "demo"));
-	assert_true(store_keyspace_exists(&f->s, "ks_2"));
+	create(f->s, "demo.items", 4);
+	create(f->s, "demo.other", 1);
+	create(f->s, "ks_2.t-1", PARTITION_MAX_TABLETS);
+	assert_true(store_keyspace_exists(f->s, "demo"));
+	assert_true(store_keyspace_exists(f->s, "ks_2"));
 
-	assert_int_equal(store_table_list(&f->s, &arr, &e), 0);
+	assert_int_equal(store_table_list(f->s, &arr, &e), 0);
 	assert_int_equal(json_object_array_length(arr), 3);
 	assert_true(has_table(arr, "demo", "items", 4));
 	assert_true(has_table(arr, "demo", "other", 1));
@@ -266,38 +267,36 @@ static void test_tables(void **state)
 	json_object_put(arr);
 
 	/* duplicate, unknown */
-	assert_int_equal(store_table_create(&f->s, "demo.items", 2, &e), -EEXIST);
+	assert_int_equal(store_table_create(f->s, "demo.items", 2, &e), -EEXIST);
 	assert_non_null(strstr(e.msg, "'demo.items'"));
-	assert_int_equal(store_table_drop(&f->s, "demo.nope", &e), -ENOENT);
+	assert_int_equal(store_table_drop(f->s, "demo.nope", &e), -ENOENT);
 	assert_non_null(strstr(e.msg, "'demo.nope'"));
-	assert_int_equal(store_table_drop(&f->s, "nope.items", &e), -ENOENT);
+	assert_int_equal(store_table_drop(f->s, "nope.items", &e), -ENOENT);
 
 	/* each table's tablets split the hash space, in order, on disk */
-	pthread_rwlock_rdlock(&f->s.lock);
-	t = store_find_locked(&f->s, "demo", "items");
-	assert_non_null(t);
-	assert_int_equal(t->ntablets, 4);
-	for (unsigned i = 0; i < t->ntablets; i++) {
+	assert_int_equal(store_table_find(f->s, "demo.items", &t, &e), 0);
+	assert_int_equal(t.ntablets, 4);
+	for (unsigned i = 0; i < t.ntablets; i++) {
 		uint32_t s, end;
-		char *p = store_tablet_path(f->data, t->id, t->tablets[i].id);
+		char *p = store_tablet_path(f->data, t.id, t.tablets[i].id);
 
 		partition_range(4, i, &s, &end);
-		assert_int_equal(t->tablets[i].start, s);
-		assert_int_equal(t->tablets[i].end, end);
+		assert_int_equal(t.tablets[i].start, s);
+		assert_int_equal(t.tablets[i].end, end);
 		assert_true(is_dir(p));
 		paths[i] = p;
 	}
-	pthread_rwlock_unlock(&f->s.lock);
+	tablerec_release(&t);
 
 	/* drop: gone from the list and from disk */
-	assert_int_equal(store_table_drop(&f->s, "demo.items", &e), 0);
-	assert_int_equal(store_table_list(&f->s, &arr, &e), 0);
+	assert_int_equal(store_table_drop(f->s, "demo.items", &e), 0);
+	assert_int_equal(store_table_list(f->s, &arr, &e), 0);
 	assert_int_equal(json_object_array_length(arr), 2);
 	assert_false(has_table(arr, "demo", "items", 4));
 	json_object_put(arr);
 	{
 		struct count c = {0};
-		int rc = store_scan(&f->s, "demo.items", NULL, 0, 0, 0, count_cb, &c, &e);
+		int rc = store_scan(f->s, "demo.items", NULL, 0, 0, 0, count_cb, &c, &e);
 
 		assert_int_equal(rc, -ENOENT);
 	}
@@ -307,12 +306,12 @@ static void test_tables(void **state)
 	}
 
 	/* recreated under the same name: a new, empty table */
-	create(&f->s, "demo.items", 2);
-	assert_int_equal(scan_count(&f->s, "demo.items", NULL, 0, 0), 0);
+	create(f->s, "demo.items", 2);
+	assert_int_equal(scan_count(f->s, "demo.items", NULL, 0, 0), 0);
 
 	/* the list survives a restart */
 	reopen(f);
-	assert_int_equal(store_table_list(&f->s, &arr, &e), 0);
+	assert_int_equal(store_table_list(f->s, &arr, &e), 0);
 	assert_int_equal(json_object_array_length(arr), 3);
 	assert_true(has_table(arr, "demo", "items", 2));
 	assert_true(has_table(arr, "ks_2", "t-1", PARTITION_MAX_TABLETS));
@@ -342,19 +341,19 @@ static void test_bad_names(void **state)
 	size_t vl;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (store_table_create(&f->s, bad[i], 4, &e) != -EINVAL)
+		if (store_table_create(f->s, bad[i], 4, &e) != -EINVAL)
 			fail_msg("table name '%s' accepted", bad[i]);
 		assert_non_null(strstr(e.msg, "table '"));
-		assert_int_equal(store_put(&f->s, bad[i], "k", 1, "v", 1, &e), -EINVAL);
-		assert_int_equal(store_get(&f->s, bad[i], "k", 1, 0, &v, &vl, &e), -EINVAL);
-		assert_int_equal(store_table_drop(&f->s, bad[i], &e), -EINVAL);
+		assert_int_equal(store_put(f->s, bad[i], "k", 1, "v", 1, &e), -EINVAL);
+		assert_int_equal(store_get(f->s, bad[i], "k", 1, 0, &v, &vl, &e), -EINVAL);
+		assert_int_equal(store_table_drop(f->s, bad[i], &e), -EINVAL);
 	}
 	/* 64 characters is fine */
-	create(&f->s, "ks.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1);
-	assert_int_equal(store_table_create(&f->s, "ks.t", 0, &e), -EINVAL);
-	assert_int_equal(store_table_create(&f->s, "ks.t", PARTITION_MAX_TABLETS + 1, &e), -EINVAL);
+	create(f->s, "ks.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1);
+	assert_int_equal(store_table_create(f->s, "ks.t", 0, &e), -EINVAL);
+	assert_int_equal(store_table_create(f->s, "ks.t", PARTITION_MAX_TABLETS + 1, &e), -EINVAL);
 	assert_non_null(strstr(e.msg, "--tablets"));
-	assert_int_equal(store_table_create(&f->s, NULL, 1, &e), -EINVAL);
+	assert_int_equal(store_table_create(f->s, NULL, 1, &e), -EINVAL);
 }
 
 static void test_unknown_table(void **state)
@@ -365,12 +364,12 @@ static void test_unknown_table(void **state)
 	size_t vl;
 	struct count c = {0};
 
-	assert_int_equal(store_put(&f->s, "demo.nope", "k", 1, "v", 1, &e), -ENOENT);
+	assert_int_equal(store_put(f->s, "demo.nope", "k", 1, "v", 1, &e), -ENOENT);
 	assert_string_equal(e.msg, "table 'demo.nope': not found");
-	assert_int_equal(store_del(&f->s, "demo.nope", "k", 1, &e), -ENOENT);
-	assert_int_equal(store_get(&f->s, "demo.nope", "k", 1, 0, &v, &vl, &e), -ENOENT);
-	assert_int_equal(store_scan(&f->s, "demo.nope", NULL, 0, 0, 0, count_cb, &c, &e), -ENOENT);
-	assert_int_equal(store_load(&f->s, "demo.nope", 10, 10, 1, NULL, NULL, &e), -ENOENT);
+	assert_int_equal(store_del(f->s, "demo.nope", "k", 1, &e), -ENOENT);
+	assert_int_equal(store_get(f->s, "demo.nope", "k", 1, 0, &v, &vl, &e), -ENOENT);
+	assert_int_equal(store_scan(f->s, "demo.nope", NULL, 0, 0, 0, count_cb, &c, &e), -ENOENT);
+	assert_int_equal(store_load(f->s, "demo.nope", 10, 10, 1, NULL, NULL, &e), -ENOENT);
 	assert_null(v);
 }
 
@@ -381,23 +380,23 @@ static void test_limits(void **state)
 	char *key = xmalloc(KEY_MAX + 1), *val = xcalloc(1, VALUE_MAX + 1), *v = NULL;
 	size_t vl = 0;
 
-	create(&f->s, "demo.t", 2);
+	create(f->s, "demo.t", 2);
 	memset(key, 'k', KEY_MAX + 1);
 	memset(val, 'v', VALUE_MAX + 1);
 
-	assert_int_equal(store_put(&f->s, "demo.t", key, KEY_MAX + 1, "v", 1, &e), -EINVAL);
+	assert_int_equal(store_put(f->s, "demo.t", key, KEY_MAX + 1, "v", 1, &e), -EINVAL);
 	assert_non_null(strstr(e.msg, "4097 bytes, the limit is 4096"));
-	assert_int_equal(store_put(&f->s, "demo.t", "k", 1, val, VALUE_MAX + 1, &e), -EINVAL);
+	assert_int_equal(store_put(f->s, "demo.t", "k", 1, val, VALUE_MAX + 1, &e), -EINVAL);
 	assert_non_null(strstr(e.msg, "the limit is 16777216"));
-	assert_int_equal(store_put(&f->s, "demo.t", "", 0, "v", 1, &e), -EINVAL);
-	assert_int_equal(store_del(&f->s, "demo.t", key, KEY_MAX + 1, &e), -EINVAL);
-	assert_int_equal(store_get(&f->s, "demo.t", key, KEY_MAX + 1, 0, &v, &vl, &e), -EINVAL);
-	assert_int_equal(store_load(&f->s, "demo.t", 1, VALUE_MAX + 1, 0, NULL, NULL, &e), -EINVAL);
+	assert_int_equal(store_put(f->s, "demo.t", "", 0, "v", 1, &e), -EINVAL);
+	assert_int_equal(store_del(f->s, "demo.t", key, KEY_MAX + 1, &e), -EINVAL);
+	assert_int_equal(store_get(f->s, "demo.t", key, KEY_MAX + 1, 0, &v, &vl, &e), -EINVAL);
+	assert_int_equal(store_load(f->s, "demo.t", 1, VALUE_MAX + 1, 0, NULL, NULL, &e), -EINVAL);
 	assert_null(v);
 
 	/* at the limits exactly: stored and read back */
-	assert_int_equal(store_put(&f->s, "demo.t", key, KEY_MAX, val, VALUE_MAX, &e), 0);
-	assert_int_equal(store_get(&f->s, "demo.t", key, KEY_MAX, 0, &v, &vl, &e), 0);
+	assert_int_equal(store_put(f->s, "demo.t", key, KEY_MAX, val, VALUE_MAX, &e), 0);
+	assert_int_equal(store_get(f->s, "demo.t", key, KEY_MAX, 0, &v, &vl, &e), 0);
 	assert_true(vl == VALUE_MAX);
 	assert_memory_equal(v, val, VALUE_MAX);
 	free(v);
@@ -413,62 +412,61 @@ static void test_rows_and_time(void **state)
 	struct errbuf e = {{0}};
 	uint64_t t1, t2, t3;
 
-	create(&f->s, "demo.a", 4);
-	create(&f->s, "demo.b", 3);
-	put(&f->s, "demo.a", "k", "v1");
-	t1 = hlc_last(&f->s.clock);
-	put(&f->s, "demo.a", "k", "v2");
-	t2 = hlc_last(&f->s.clock);
-	assert_int_equal(store_del(&f->s, "demo.a", "k", 1, &e), 0);
-	t3 = hlc_last(&f->s.clock);
+	create(f->s, "demo.a", 4);
+	create(f->s, "demo.b", 3);
+	put(f->s, "demo.a", "k", "v1");
+	t1 = hlc_last(store_clock(f->s));
+	put(f->s, "demo.a", "k", "v2");
+	t2 = hlc_last(store_clock(f->s));
+	assert_int_equal(store_del(f->s, "demo.a", "k", 1, &e), 0);
+	t3 = hlc_last(store_clock(f->s));
 	assert_true(t1 < t2 && t2 < t3);
 
-	expect_get(&f->s, "demo.a", "k", 0, NULL);
-	expect_get(&f->s, "demo.a", "k", t1 - 1, NULL);
-	expect_get(&f->s, "demo.a", "k", t1, "v1");
-	expect_get(&f->s, "demo.a", "k", t2 - 1, "v1");
-	expect_get(&f->s, "demo.a", "k", t2, "v2");
-	expect_get(&f->s, "demo.a", "k", t3 - 1, "v2");
-	expect_get(&f->s, "demo.a", "k", t3, NULL);
+	expect_get(f->s, "demo.a", "k", 0, NULL);
+	expect_get(f->s, "demo.a", "k", t1 - 1, NULL);
+	expect_get(f->s, "demo.a", "k", t1, "v1");
+	expect_get(f->s, "demo.a", "k", t2 - 1, "v1");
+	expect_get(f->s, "demo.a", "k", t2, "v2");
+	expect_get(f->s, "demo.a", "k", t3 - 1, "v2");
+	expect_get(f->s, "demo.a", "k", t3, NULL);
 	/* tables are separate */
-	expect_get(&f->s, "demo.b", "k", t2, NULL);
-	put(&f->s, "demo.b", "k", "b");
-	expect_get(&f->s, "demo.b", "k", 0, "b");
-	expect_get(&f->s, "demo.a", "k", 0, NULL);
+	expect_get(f->s, "demo.b", "k", t2, NULL);
+	put(f->s, "demo.b", "k", "b");
+	expect_get(f->s, "demo.b", "k", 0, "b");
+	expect_get(f->s, "demo.a", "k", 0, NULL);
 
 	/* scans: prefix, limit, a past time */
 	for (int i = 0; i < 50; i++) {
 		char k[16];
 
 		snprintf(k, sizeof(k), "%c%03d", i % 2 ? 'o' : 'e', i);
-		put(&f->s, "demo.a", k, k);
+		put(f->s, "demo.a", k, k);
 	}
-	assert_int_equal(scan_count(&f->s, "demo.a", NULL, 0, 0), 50);
-	assert_int_equal(scan_count(&f->s, "demo.a", "o", 0, 0), 25);
-	assert_int_equal(scan_count(&f->s, "demo.a", "e00", 0, 0), 5);
-	assert_int_equal(scan_count(&f->s, "demo.a", NULL, 7, 0), 7);
-	assert_int_equal(scan_count(&f->s, "demo.a", NULL, 0, t2), 1); /* k=v2 */
-	assert_int_equal(scan_count(&f->s, "demo.b", NULL, 0, 0), 1);
+	assert_int_equal(scan_count(f->s, "demo.a", NULL, 0, 0), 50);
+	assert_int_equal(scan_count(f->s, "demo.a", "o", 0, 0), 25);
+	assert_int_equal(scan_count(f->s, "demo.a", "e00", 0, 0), 5);
+	assert_int_equal(scan_count(f->s, "demo.a", NULL, 7, 0), 7);
+	assert_int_equal(scan_count(f->s, "demo.a", NULL, 0, t2), 1); /* k=v2 */
+	assert_int_equal(scan_count(f->s, "demo.b", NULL, 0, 0), 1);
 	/* a deleted row is not scanned, its past version is */
-	assert_int_equal(store_del(&f->s, "demo.a", "o001", 4, &e), 0);
-	assert_int_equal(scan_count(&f->s, "demo.a", "o", 0, 0), 24);
-	assert_int_equal(scan_count(&f->s, "demo.a", "o", 0, hlc_last(&f->s.clock)), 24);
+	assert_int_equal(store_del(f->s, "demo.a", "o001", 4, &e), 0);
+	assert_int_equal(scan_count(f->s, "demo.a", "o", 0, 0), 24);
+	assert_int_equal(scan_count(f->s, "demo.a", "o", 0, hlc_last(store_clock(f->s))), 24);
 
 	/* every key went to the tablet its hash names */
-	pthread_rwlock_rdlock(&f->s.lock);
 	{
-		struct store_table *t = store_find_locked(&f->s, "demo", "b");
+		struct tablerec t;
 
+		assert_int_equal(store_table_find(f->s, "demo.b", &t, &e), 0);
 		for (int i = 0; i < 1000; i++) {
 			char k[16];
 			int n = snprintf(k, sizeof(k), "x%d", i);
-			struct store_tablet *tb = store_pick_tablet(t, k, (size_t)n);
 
-			assert_int_equal(tb - t->tablets,
+			assert_int_equal(store_pick_tablet(&t, k, (size_t)n),
 					 partition_index(3, partition_hash(k, (size_t)n)));
 		}
+		tablerec_release(&t);
 	}
-	pthread_rwlock_unlock(&f->s.lock);
 }
 
 struct progress {
@@ -514,58 +512,61 @@ static void test_load_and_reopen(void **state)
 	char want[LOAD_VSIZE + 1] = {0};
 	uint64_t before, t_load;
 
-	create(&f->s, "bench.t", 4);
-	create(&f->s, "bench.small", 1);
+	create(f->s, "bench.t", 4);
+	create(f->s, "bench.small", 1);
 	assert_int_equal(
-	    store_load(&f->s, "bench.t", LOAD_ROWS, LOAD_VSIZE, LOAD_SEED, on_progress, &p, &e), 0);
-	t_load = hlc_last(&f->s.clock);
+	    store_load(f->s, "bench.t", LOAD_ROWS, LOAD_VSIZE, LOAD_SEED, on_progress, &p, &e), 0);
+	t_load = hlc_last(store_clock(f->s));
 	assert_int_equal(p.backwards, 0);
 	assert_true(p.calls >= 2);
 	assert_int_equal(p.last, LOAD_ROWS);
-	expect_loaded(&f->s, "bench.t");
+	expect_loaded(f->s, "bench.t");
 
 	/* every tablet got a share */
-	pthread_rwlock_rdlock(&f->s.lock);
 	{
-		struct store_table *t = store_find_locked(&f->s, "bench", "t");
+		struct store_table **h = NULL;
+		size_t nh = 0;
 
-		for (unsigned i = 0; i < t->ntablets; i++) {
-			struct tablet *tb = &t->tablets[i].db;
+		char *names[] = {"t"};
+
+		assert_int_equal(store_tables_acquire(f->s, "bench", names, 1, &h, &nh, &e), 0);
+		assert_int_equal(nh, 1);
+		for (unsigned i = 0; i < store_table_rec(h[0])->ntablets; i++) {
+			struct tablet *tb = store_table_tablet(h[0], i);
 			struct count c = {0};
 
 			assert_int_equal(
 			    tablets_scan(&tb, 1, NULL, 0, 0, UINT64_MAX, count_cb, &c, &e), 0);
 			assert_in_range(c.n, LOAD_ROWS / 4 * 9 / 10, LOAD_ROWS / 4 * 11 / 10);
 		}
+		store_tables_release(h, nh);
 	}
-	pthread_rwlock_unlock(&f->s.lock);
 
 	/* changes after the load */
 	store_load_value(LOAD_SEED, 5, want, LOAD_VSIZE);
-	put(&f->s, "bench.t", "key0000000007", "changed");
-	assert_int_equal(store_del(&f->s, "bench.t", "key0000000009", 13, &e), 0);
-	put(&f->s, "bench.small", "only", "row");
-	before = hlc_last(&f->s.clock);
+	put(f->s, "bench.t", "key0000000007", "changed");
+	assert_int_equal(store_del(f->s, "bench.t", "key0000000009", 13, &e), 0);
+	put(f->s, "bench.small", "only", "row");
+	before = hlc_last(store_clock(f->s));
 
 	reopen(f);
-	assert_true(hlc_now(&f->s.clock) > before);
-	expect_get(&f->s, "bench.t", "key0000000005", 0, want);
-	expect_get(&f->s, "bench.t", "key0000000007", 0, "changed");
-	expect_get(&f->s, "bench.t", "key0000000009", 0, NULL);
-	expect_get(&f->s, "bench.small", "only", 0, "row");
-	assert_int_equal(scan_count(&f->s, "bench.t", NULL, 0, 0), LOAD_ROWS - 1);
-	assert_int_equal(scan_count(&f->s, "bench.small", NULL, 0, 0), 1);
+	assert_true(hlc_now(store_clock(f->s)) > before);
+	expect_get(f->s, "bench.t", "key0000000005", 0, want);
+	expect_get(f->s, "bench.t", "key0000000007", 0, "changed");
+	expect_get(f->s, "bench.t", "key0000000009", 0, NULL);
+	expect_get(f->s, "bench.small", "only", 0, "row");
+	assert_int_equal(scan_count(f->s, "bench.t", NULL, 0, 0), LOAD_ROWS - 1);
+	assert_int_equal(scan_count(f->s, "bench.small", NULL, 0, 0), 1);
 	/* the past survives too */
 	store_load_value(LOAD_SEED, 7, want, LOAD_VSIZE);
-	expect_get(&f->s, "bench.t", "key0000000007", t_load, want);
-	assert_int_equal(scan_count(&f->s, "bench.t", NULL, 0, t_load), LOAD_ROWS);
+	expect_get(f->s, "bench.t", "key0000000007", t_load, want);
+	assert_int_equal(scan_count(f->s, "bench.t", NULL, 0, t_load), LOAD_ROWS);
 
 	/* a load over existing rows overwrites them */
-	assert_int_equal(store_load(&f->s, "bench.t", 10, LOAD_VSIZE, LOAD_SEED, NULL, NULL, &e),
-			 0);
+	assert_int_equal(store_load(f->s, "bench.t", 10, LOAD_VSIZE, LOAD_SEED, NULL, NULL, &e), 0);
 	store_load_value(LOAD_SEED, 9, want, LOAD_VSIZE);
-	expect_get(&f->s, "bench.t", "key0000000009", 0, want);
-	expect_loaded(&f->s, "bench.t");
+	expect_get(f->s, "bench.t", "key0000000009", 0, want);
+	expect_loaded(f->s, "bench.t");
 }
 
 /* store_load_value: deterministic, seed-dependent, printable. */
@@ -641,9 +642,9 @@ static void test_concurrent_writers(void **state)
 	struct writer w[WRITERS];
 	char why[1200] = "";
 
-	create(&f->s, "demo.c", 4);
+	create(f->s, "demo.c", 4);
 	for (int i = 0; i < WRITERS; i++) {
-		w[i] = (struct writer){.s = &f->s, .id = i};
+		w[i] = (struct writer){.s = f->s, .id = i};
 		assert_int_equal(pthread_create(&th[i], NULL, write_rows, &w[i]), 0);
 	}
 	/* scans run alongside until every writer is done, 4 at least; a
@@ -658,7 +659,7 @@ static void test_concurrent_writers(void **state)
 			acked[i] = atomic_load(&w[i].acked);
 			done += atomic_load(&w[i].finished);
 		}
-		if (store_scan(&f->s, "demo.c", NULL, 0, 0, 0, seen_cb, seen, &e))
+		if (store_scan(f->s, "demo.c", NULL, 0, 0, 0, seen_cb, seen, &e))
 			snprintf(why, sizeof(why), "scan %d: %s", r, e.msg);
 		else if (seen->bad)
 			snprintf(why, sizeof(why),
@@ -678,8 +679,8 @@ static void test_concurrent_writers(void **state)
 	}
 	if (*why)
 		fail_msg("%s", why);
-	assert_int_equal(scan_count(&f->s, "demo.c", NULL, 0, 0), WRITERS * WRITER_ROWS);
-	assert_int_equal(scan_count(&f->s, "demo.c", "w3-", 0, 0), WRITER_ROWS);
+	assert_int_equal(scan_count(f->s, "demo.c", NULL, 0, 0), WRITERS * WRITER_ROWS);
+	assert_int_equal(scan_count(f->s, "demo.c", "w3-", 0, 0), WRITER_ROWS);
 }
 
 /* ---- crash leftovers and damage ---- */
@@ -699,17 +700,17 @@ static void test_orphans_removed(void **state)
 	char tid[ID_LEN + 1], orphan_table[ID_LEN + 1], orphan_tablet[ID_LEN + 1];
 	char *live_tablet, *in_owned, *in_unowned, *cp_owned, *cp_unowned, *not_an_id;
 
-	create(&f->s, "demo.keep", 2);
-	put(&f->s, "demo.keep", "k", "v");
-	pthread_rwlock_rdlock(&f->s.lock);
+	create(f->s, "demo.keep", 2);
+	put(f->s, "demo.keep", "k", "v");
 	{
-		struct store_table *t = store_find_locked(&f->s, "demo", "keep");
+		struct tablerec t;
 
-		strcpy(tid, t->id);
-		live_tablet = store_tablet_path(f->data, tid, t->tablets[0].id);
+		assert_int_equal(store_table_find(f->s, "demo.keep", &t, NULL), 0);
+		strcpy(tid, t.id);
+		live_tablet = store_tablet_path(f->data, tid, t.tablets[0].id);
+		tablerec_release(&t);
 	}
-	pthread_rwlock_unlock(&f->s.lock);
-	store_close(&f->s);
+	store_close(f->s);
 	f->open = 0;
 
 	/* what a create or drop cut short leaves behind */
@@ -734,7 +735,7 @@ static void test_orphans_removed(void **state)
 	assert_true(is_dir(cp_owned));
 	assert_true(is_dir(cp_unowned));
 	assert_true(is_dir(not_an_id));
-	expect_get(&f->s, "demo.keep", "k", 0, "v");
+	expect_get(f->s, "demo.keep", "k", 0, "v");
 
 	free(live_tablet);
 	free(in_owned);
@@ -754,8 +755,8 @@ static void test_corrupt_table_record(void **state)
 	json_object *o;
 	char *cat = fs_path("%s/catalog", f->data);
 
-	create(&f->s, "demo.keep", 2);
-	store_close(&f->s);
+	create(f->s, "demo.keep", 2);
+	store_close(f->s);
 	f->open = 0;
 
 	assert_int_equal(catalog_open(&c, cat, 0, &e), 0);
@@ -765,7 +766,8 @@ static void test_corrupt_table_record(void **state)
 	catalog_close(&c);
 
 	assert_int_equal(store_open(&f->s, f->data, &e), -EBADMSG);
-	assert_non_null(strstr(e.msg, "catalog table record 'not-an-id': malformed"));
+	assert_non_null(
+	    strstr(e.msg, "catalog record 'table/zzz': field 'id': 'not-an-id' is not an id"));
 
 	/* repaired, it opens again with the good table intact */
 	assert_int_equal(catalog_open(&c, cat, 0, &e), 0);
@@ -773,7 +775,7 @@ static void test_corrupt_table_record(void **state)
 	catalog_close(&c);
 	assert_int_equal(store_open(&f->s, f->data, &e), 0);
 	f->open = 1;
-	assert_int_equal(scan_count(&f->s, "demo.keep", NULL, 0, 0), 0);
+	assert_int_equal(scan_count(f->s, "demo.keep", NULL, 0, 0), 0);
 	free(cat);
 }
 
