@@ -107,6 +107,7 @@ struct view_gen {
 	struct view_subtree **trees; /* sorted by prefix once built */
 	size_t ntrees, treecap;
 	struct view_node **slots; /* the inode index: open addressing on ino */
+	uint32_t *links;	  /* per slot: a file's names in this generation (its nlink) */
 	size_t mask, count;
 };
 
@@ -229,6 +230,12 @@ const struct view_node *view_dir_lookup(const struct view_node *dir, const char 
  * (off >= VIEW_DOFF_MIN - 1): the first with doff > off; nkids if none. */
 size_t view_dir_seek(const struct view_node *dir, uint64_t off);
 void view_node_stat(const struct view_node *n, struct stat *st);
+/* n's stat in g: a file's nlink is its number of names in g (every
+ * snapshot and restore point showing it), what hard-link-aware tools need
+ * to copy it once. */
+void view_gen_stat(const struct view_gen *g, const struct view_node *n, struct stat *st);
+/* The number of names of the file ino in g (0 if not there). */
+uint32_t view_gen_links(const struct view_gen *g, uint64_t ino);
 
 /* What the kernel must forget when old is replaced by nw. */
 struct view_inval {

@@ -125,7 +125,7 @@ static void fill_entry(const struct view_gen *g, const struct view_node *n,
 	memset(e, 0, sizeof(*e));
 	e->ino = n->ino;
 	e->generation = n->fgen;
-	view_node_stat(n, &e->attr);
+	view_gen_stat(g, n, &e->attr);
 	e->attr_timeout = VIEW_TIMEOUT;
 	e->entry_timeout = VIEW_TIMEOUT;
 }
@@ -223,11 +223,11 @@ static void view_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		n = view_gen_resolve(h->gen, h->node);
 		err = n->ino == ino ? 0 : ENOENT;
 		if (!err)
-			view_node_stat(n, &st);
+			view_gen_stat(h->gen, n, &st);
 	} else if (err == ENOENT && view_inodes_open_held(&view_of(req)->inodes, ino, &st) == 0) {
 		err = 0; /* a file of a deleted snapshot the kernel still holds */
 	} else if (!err) {
-		view_node_stat(n, &st);
+		view_gen_stat(g, n, &st);
 	}
 	if (err)
 		fuse_reply_err(req, err);
