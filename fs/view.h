@@ -57,6 +57,13 @@ struct view_catalog {
  * view_start() and view_changed(), never from a FUSE request. */
 typedef int (*view_list_fn)(void *arg, struct view_catalog *out);
 
+/* How file content reaches readers (README, "Reading through the mount"). */
+enum view_read_path {
+	VIEW_READ_AUTO,	       /* passthrough where libfuse and the kernel allow it, else copy */
+	VIEW_READ_COPY,	       /* the daemon reads every byte and replies with it */
+	VIEW_READ_PASSTHROUGH, /* as auto, but a build without passthrough refuses to start */
+};
+
 struct view_opts {
 	const char *mountpoint;
 	int allow_other; /* add -o allow_other (only with --allow-other) */
@@ -68,6 +75,11 @@ struct view_opts {
 	/* Files up to this many bytes are pushed into the kernel's page cache
 	 * when their directory is listed (0: never). */
 	int push_max;
+	enum view_read_path read_path;
+	/* With passthrough, files up to this many bytes are still opened
+	 * cached (their content pushed, see push_max); bigger ones are read
+	 * by the kernel from the underlying file. */
+	int64_t passthrough_min;
 };
 
 struct view;
@@ -87,6 +99,13 @@ void view_changed(struct view *v);
 
 /* Unmounts, joins the FUSE thread, frees everything. NULL is a no-op. */
 void view_stop(struct view *v);
+
+/* "auto", "copy" or "passthrough" into *out: 0, or -EINVAL. */
+int view_read_path_parse(const char *s, enum view_read_path *out);
+
+/* Which path serves reads now: "passthrough" or "copy" (static strings),
+ * and in why (at least 160 bytes) what decided it. Thread-safe. */
+const char *view_read_path_now(struct view *v, char *why, size_t whylen);
 
 /* Frees what a view_list_fn put in c (not c itself). */
 void view_catalog_release(struct view_catalog *c);

@@ -390,7 +390,7 @@ size_t view_inodes_retire(struct view_inodes *t, const struct view_gen *old,
 	return n;
 }
 
-int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st)
+int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st, uint64_t *fgen)
 {
 	struct view_ient *e;
 	int fd = -ENOENT;
@@ -404,6 +404,8 @@ int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st)
 			struct view_node tmp = {.ino = ino, .kind = VIEW_FILE, .a = h->a};
 
 			view_node_stat(&tmp, st);
+			if (fgen)
+				*fgen = h->fgen;
 			fd = 0;
 		} else if (h->path) {
 			fd = open(h->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);

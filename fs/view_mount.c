@@ -343,6 +343,8 @@ static void view_free(struct view *v)
 	view_gen_put(v->good);
 	view_gen_put(v->gen);
 	view_inodes_release(&v->inodes);
+	view_backings_release(&v->backings);
+	pthread_mutex_destroy(&v->mode_lock);
 	pthread_mutex_destroy(&v->hlock);
 	pthread_mutex_destroy(&v->lock);
 	pthread_mutex_destroy(&v->build_lock);
@@ -376,6 +378,13 @@ int view_start(struct view **out, const struct view_opts *o, view_list_fn list, 
 	*out = NULL;
 	if (!o || !o->mountpoint || !*o->mountpoint || !list)
 		return err_set(e, -EINVAL, "mount point '': not given");
+#ifndef SNAPFS_HAVE_PASSTHROUGH
+	if (o->read_path == VIEW_READ_PASSTHROUGH)
+		return err_set(e, -EINVAL,
+			       "read path 'passthrough': built with libfuse %s, which has none "
+			       "(needs 3.17)",
+			       fuse_pkgversion());
+#endif
 	rc = check_mountpoint(o->mountpoint, e);
 	if (rc)
 		return rc;
@@ -398,6 +407,11 @@ int view_start(struct view **out, const struct view_opts *o, view_list_fn list, 
 	for (int i = 0; i < VIEW_STREAMS; i++)
 		v->streams.e[i].fd = -1;
 	v->push_max = o->push_max;
+	v->read_path = o->read_path;
+	/* pushes go only to files opened cached */
+	v->pt_min = o->passthrough_min > o->push_max ? o->passthrough_min : o->push_max;
+	pthread_mutex_init(&v->mode_lock, NULL);
+	view_backings_init(&v->backings);
 
 	rc = list(arg, &c);
 	if (rc < 0) {
@@ -437,6 +451,7 @@ int view_start(struct view **out, const struct view_opts *o, view_list_fn list, 
 	} else {
 		view_log("cannot stat '%s' after mounting: %s", v->mnt, strerror(errno));
 	}
+	view_read_path_decide(v); /* INIT is answered: the stat needed it */
 	*out = v;
 	return 0;
 fail:

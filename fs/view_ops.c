@@ -74,8 +74,11 @@ static struct view *view_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* fi's handle, or NULL (none, or a passthrough open: VIEW_FH_BACKING). */
 static struct view_handle *handle_of(const struct fuse_file_info *fi)
 {
+	if (!fi || (fi->fh & VIEW_FH_BACKING))
+		return NULL;
 	return (struct view_handle *)(uintptr_t)fi->fh;
 }
 
@@ -168,6 +171,7 @@ static void view_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	view_pt_want(v, conn);
 }
 
 static void view_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -215,7 +219,7 @@ static void view_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	struct stat st;
 	int err = find_node(g, ino, &n);
 
-	if (err && fi && fi->fh) {
+	if (err && handle_of(fi)) {
 		/* fstat on a handle whose snapshot has gone since, or while
 		 * the listing fails: the handle's generation answers */
 		struct view_handle *h = handle_of(fi);
@@ -224,7 +228,8 @@ static void view_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		err = n->ino == ino ? 0 : ENOENT;
 		if (!err)
 			view_gen_stat(h->gen, n, &st);
-	} else if (err == ENOENT && view_inodes_open_held(&view_of(req)->inodes, ino, &st) == 0) {
+	} else if (err == ENOENT &&
+		   view_inodes_open_held(&view_of(req)->inodes, ino, &st, NULL) == 0) {
 		err = 0; /* a file of a deleted snapshot the kernel still holds */
 	} else if (!err) {
 		view_gen_stat(g, n, &st);
@@ -274,23 +279,86 @@ out:
 	return rc;
 }
 
+/* An open with passthrough (view_passthrough.c): a backing id for a big
+ * file, a cached open (keep_cache, content pushed) for a small one. 1 if
+ * answered; 0 if passthrough was just refused (the caller opens the copy
+ * way). */
+static int open_passthrough(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct view *v = view_of(req);
+	struct view_gen *g = view_readable(v);
+	const struct view_node *n = view_gen_find(g, ino);
+	struct view_backing *b = NULL;
+	struct stat st;
+	uint64_t fgen = 0;
+	int64_t size;
+	int id, err = 0;
+
+	if (n && n->kind != VIEW_FILE) {
+		err = n->kind == VIEW_DIR ? EISDIR : EINVAL;
+	} else if (n) {
+		n = view_gen_resolve(g, n);
+		size = n->a.size;
+		fgen = n->fgen;
+	} else if (view_inodes_open_held(&v->inodes, ino, &st, &fgen) == 0) {
+		size = st.st_size; /* a deleted snapshot's file the kernel holds */
+	} else {
+		err = ESTALE;
+	}
+	if (err)
+		goto reply;
+	fi->noflush = 1;
+	if (size <= v->pt_min) {
+		fi->keep_cache = 1; /* pushed or read once: kept */
+		goto reply;
+	}
+	id = view_pt_open(v, req, ino, n, fgen, &b);
+	if (id == -ENOSYS) {
+		view_gen_put(g);
+		return 0;
+	}
+	if (id == -EAGAIN) {
+		fi->keep_cache = 1; /* this file alone: copied */
+	} else if (id < 0) {
+		err = -id;
+	} else {
+#ifdef SNAPFS_HAVE_PASSTHROUGH
+		fi->backing_id = id; /* no keep_cache: the kernel refuses it with a backing id */
+#endif
+		fi->fh = (uintptr_t)b | VIEW_FH_BACKING;
+	}
+reply:
+	if (err)
+		fuse_reply_err(req, err);
+	else if (fuse_reply_open(req, fi) != 0 && b)
+		view_pt_release(v, NULL, b); /* interrupted: no release will come */
+	view_gen_put(g);
+	return 1;
+}
+
 static void view_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct view_gen *g = view_current(view_of(req));
+	struct view *v = view_of(req);
+	struct view_gen *g;
 	struct view_handle *h;
 	const struct view_node *n;
 	int fd, err = 0;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
-		err = EROFS;
-	if (!err && atomic_load(&view_of(req)->no_open)) {
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (atomic_load(&v->mode) != VIEW_MODE_COPY && atomic_load(&v->pt_offered) &&
+	    open_passthrough(req, ino, fi))
+		return;
+	if (atomic_load(&v->no_open)) {
 		/* success to a kernel that offered it: it opens and releases
 		 * files itself from now on, keeping their cache */
-		err = ENOSYS;
-		goto fail;
+		fuse_reply_err(req, ENOSYS);
+		return;
 	}
-	if (!err)
-		err = find_node(g, ino, &n);
+	g = view_current(v);
+	err = find_node(g, ino, &n);
 	if (!err && n->kind != VIEW_FILE)
 		err = n->kind == VIEW_DIR ? EISDIR : EINVAL;
 	if (err)
@@ -301,12 +369,12 @@ static void view_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		err = -fd;
 		goto fail;
 	}
-	h = handle_new(view_of(req), g, n, fd); /* the request's reference moves to h */
+	h = handle_new(v, g, n, fd); /* the request's reference moves to h */
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 1;
 	fi->noflush = 1;
 	if (fuse_reply_open(req, fi) != 0)
-		handle_free(view_of(req), h); /* interrupted: no release will come */
+		handle_free(v, h); /* interrupted: no release will come */
 	return;
 fail:
 	fuse_reply_err(req, err);
@@ -387,7 +455,7 @@ static int open_for_read(struct view *v, fuse_ino_t ino, int *held)
 	}
 	if (fd == -ENOENT) {
 		/* gone since: deleted while the kernel held it, or just now */
-		fd = view_inodes_open_held(&v->inodes, ino, NULL);
+		fd = view_inodes_open_held(&v->inodes, ino, NULL, NULL);
 		*held = fd >= 0;
 		if (fd == -ENOENT)
 			fd = -ESTALE;
@@ -509,7 +577,11 @@ static void view_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void view_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	handle_free(view_of(req), handle_of(fi));
+	if (fi->fh & VIEW_FH_BACKING)
+		view_pt_release(view_of(req), req,
+				(struct view_backing *)(uintptr_t)(fi->fh & ~VIEW_FH_BACKING));
+	else if (handle_of(fi))
+		handle_free(view_of(req), handle_of(fi));
 	fuse_reply_err(req, 0);
 }
 
@@ -555,6 +627,15 @@ static void view_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	}
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(v, h);
+}
+
+/* True if small files are read from the page cache without asking: the
+ * kernel opens them itself (no-open), or opens them cached (passthrough
+ * mode); then pushing their content saves a read round trip each. */
+static int caches_small(struct view *v)
+{
+	return v->push_max > 0 &&
+	       (atomic_load(&v->no_open) || atomic_load(&v->mode) == VIEW_MODE_PASSTHROUGH);
 }
 
 static size_t add_dirent(fuse_req_t req, const struct view_gen *g, char *buf, size_t room,
@@ -650,13 +731,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	buf = xmalloc(size);
 	used = fill_dir(req, g, d, buf, size, off, plus, &first, &nkids);
-	if (plus && off == 0 && d->subroot && v->push_max > 0 && atomic_load(&v->no_open))
+	if (plus && off == 0 && d->subroot && caches_small(v))
 		view_prefetch_subtree(&v->prefetch, g, d); /* a copy of it begins */
 	if (plus) {
 		/* every file entry handed out is a lookup the kernel counts */
 		view_inodes_looked_up(
 		    &v->inodes, (const struct view_node *const *)d->dir.kids + first, nkids, 1);
-		if (used == 0 && v->push_max > 0 && atomic_load(&v->no_open))
+		if (used == 0 && caches_small(v))
 			/* the listing ends: the kernel has made the inodes */
 			view_prefetch_push(&v->prefetch, g, d);
 	}

@@ -7,6 +7,7 @@
 #include "fsutil.h"
 #include "jtime.h"
 #include "snap.h"
+#include "view.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -149,6 +150,13 @@ int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbu
 			       d->mountpoint ? json_object_new_string(d->mountpoint)
 					     : json_object_new_null());
 	jtime_add_us(o, "started", d->started_us);
+	if (d->view) {
+		char why[200];
+		const char *path = view_read_path_now(d->view, why, sizeof(why));
+
+		json_object_object_add(o, "read_path", json_object_new_string(path));
+		json_object_object_add(o, "read_path_why", json_object_new_string(why));
+	}
 	pthread_rwlock_rdlock(&d->store.lock);
 	json_object_object_add(o, "tables", json_object_new_int((int)d->store.ntables));
 	pthread_rwlock_unlock(&d->store.lock);
