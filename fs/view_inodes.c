@@ -252,6 +252,18 @@ void view_inodes_push_failed(struct view_inodes *t, uint64_t ino)
 	pthread_mutex_unlock(&t->lock);
 }
 
+int view_inodes_known(struct view_inodes *t, uint64_t ino)
+{
+	struct view_ient *e;
+	int known;
+
+	pthread_mutex_lock(&t->lock);
+	e = *slot_of(t, ino);
+	known = e && e->nlookup > 0;
+	pthread_mutex_unlock(&t->lock);
+	return known;
+}
+
 int view_inodes_given(struct view_inodes *t, uint64_t ino)
 {
 	struct view_ient *e;

@@ -312,6 +312,8 @@ size_t view_inodes_retire(struct view_inodes *t, const struct view_gen *old,
 int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st, uint64_t *fgen);
 /* The push view_inodes_push_once() allowed did not happen. */
 void view_inodes_push_failed(struct view_inodes *t, uint64_t ino);
+/* True if the kernel holds ino (has looked it up and not forgotten it). */
+int view_inodes_known(struct view_inodes *t, uint64_t ino);
 /* True if the kernel holds ino with its content pushed. */
 int view_inodes_given(struct view_inodes *t, uint64_t ino);
 

@@ -300,28 +300,34 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Tells the kernel the held files below d (of the old generation, not in
- * nw) are deleted: nlink 0, so each is evicted, and forgotten, once no one
- * has it open. One name per inode is enough; done[i] marks those told. */
-static void tell_deleted(struct view *v, const struct view_gen *nw, const struct view_node *d,
-			 const uint64_t *held, size_t nheld, char *done)
+/* The files below d (of the old generation, in a subtree nw no longer
+ * has) whose inodes the kernel holds: each name the kernel may have is
+ * dropped from its dentry cache, so that no dentry (in use by an open
+ * file when its directory was invalidated, and so left hashed) keeps the
+ * inode alive after its last reader: the kernel forgets it then, and its
+ * hold goes. A held file (deleted with its snapshot) is told deleted
+ * (nlink 0) under every name; another (still in a snapshot that stays)
+ * only loses the names that went. Errors are the kernel not having the
+ * name: nothing to drop. */
+static void drop_names(struct view *v, const struct view_gen *nw, const struct view_node *d,
+		       const uint64_t *held, size_t nheld)
 {
 	if (view_gen_find(nw, d->ino) == d)
-		return; /* shared with the new generation: nothing retired below */
+		return; /* shared with the new generation: nothing went below */
 	for (size_t i = 0; i < d->dir.nkids; i++) {
 		const struct view_node *n = d->dir.kids[i];
-		const uint64_t *k;
 
 		if (n->kind == VIEW_DIR) {
-			tell_deleted(v, nw, n, held, nheld, done);
+			drop_names(v, nw, n, held, nheld);
 			continue;
 		}
-		k = bsearch(&n->ino, held, nheld, sizeof(*held), u64_cmp);
-		if (!k || done[k - held])
+		if (n->kind != VIEW_FILE || !view_inodes_known(&v->inodes, n->ino))
 			continue;
-		if (fuse_lowlevel_notify_delete(v->se, d->ino, n->ino, n->name, strlen(n->name)) ==
-		    0)
-			done[k - held] = 1;
+		if (bsearch(&n->ino, held, nheld, sizeof(*held), u64_cmp))
+			fuse_lowlevel_notify_delete(v->se, d->ino, n->ino, n->name,
+						    strlen(n->name));
+		else
+			fuse_lowlevel_notify_inval_entry(v->se, d->ino, n->name, strlen(n->name));
 	}
 }
 
@@ -506,12 +512,10 @@ void view_changed(struct view *v)
 	}
 	pthread_mutex_unlock(&v->lock);
 
-	if (nheld) {
-		char *done = xcalloc(nheld, 1);
-
-		qsort(held, nheld, sizeof(*held), u64_cmp);
-		tell_deleted(v, g, old_good->root, held, nheld, done);
-		free(done);
+	if (old_good) {
+		if (nheld)
+			qsort(held, nheld, sizeof(*held), u64_cmp);
+		drop_names(v, g, old_good->root, held, nheld);
 	}
 	free(held);
 	view_gen_put(old_good);
