@@ -59,8 +59,9 @@ typedef int (*view_list_fn)(void *arg, struct view_catalog *out);
 
 /* How file content reaches readers (README, "Reading through the mount"). */
 enum view_read_path {
-	VIEW_READ_AUTO,	       /* passthrough where libfuse and the kernel allow it, else copy */
-	VIEW_READ_COPY,	       /* the daemon reads every byte and replies with it */
+	VIEW_READ_AUTO,	       /* passthrough where libfuse and the kernel allow it, else splice */
+	VIEW_READ_COPY,	       /* the daemon preads every byte and replies with it (two copies) */
+	VIEW_READ_SPLICE,      /* the daemon splices every byte into its reply (one copy) */
 	VIEW_READ_PASSTHROUGH, /* as auto, but a build without passthrough refuses to start */
 };
 
@@ -100,12 +101,14 @@ void view_changed(struct view *v);
 /* Unmounts, joins the FUSE thread, frees everything. NULL is a no-op. */
 void view_stop(struct view *v);
 
-/* "auto", "copy" or "passthrough" into *out: 0, or -EINVAL. */
+/* "auto", "copy", "splice" or "passthrough" into *out: 0, or -EINVAL. */
 int view_read_path_parse(const char *s, enum view_read_path *out);
 
-/* Which path serves reads now: "passthrough" or "copy" (static strings),
- * and in why (at least 160 bytes) what decided it. Thread-safe. */
-const char *view_read_path_now(struct view *v, char *why, size_t whylen);
+/* Which path serves reads now: "passthrough", "splice" or "copy" (static
+ * strings), and in why (at least 200 bytes) what decided it; *served is
+ * the bytes of file content the daemon itself has sent to readers (not
+ * those the kernel read through passthrough). Thread-safe. */
+const char *view_read_path_now(struct view *v, char *why, size_t whylen, uint64_t *served);
 
 /* Frees what a view_list_fn put in c (not c itself). */
 void view_catalog_release(struct view_catalog *c);

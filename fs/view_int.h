@@ -225,6 +225,10 @@ struct view {
 	int64_t pt_min;		       /* passthrough for files bigger than this */
 	atomic_int pt_offered;	       /* the kernel offered passthrough at INIT */
 	atomic_int pt_worked;	       /* a file was opened with a backing id */
+	atomic_int splice;	       /* the copy path splices (view_init) */
+	int splice_ok;		       /* replies fit a pipe (new_session, before INIT) */
+	unsigned max_read;	       /* the session's max_read option, 0 if none */
+	atomic_uint_fast64_t served;   /* bytes of content replied by reply_read */
 	atomic_int mode;	       /* enum view_mode: written under mode_lock */
 	pthread_mutex_t mode_lock;     /* protects mode's writes and mode_why */
 	char mode_why[160];

@@ -358,15 +358,43 @@ static void view_free(struct view *v)
 	free(v);
 }
 
+/* The biggest read request the copy path can splice: libfuse splices a
+ * reply only if it fits, with its header and three pages of slack, in a
+ * pipe it may grow (F_SETPIPE_SZ: up to /proc/sys/fs/pipe-max-size, 1 MiB
+ * by default, or past it with CAP_SYS_RESOURCE), and otherwise copies it
+ * into a buffer it mallocs. The kernel asks for 1 MiB at most (readahead
+ * of 4 MiB); 0 if pipes cannot take 256 KiB. */
+static unsigned splice_max_read(void)
+{
+	const unsigned want = 1024 * 1024, slack = 16 * 1024;
+	unsigned got = 0;
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return 0;
+	for (unsigned size = 2 * want; size >= 256 * 1024 && !got; size /= 2)
+		if (fcntl(p[0], F_SETPIPE_SZ, size) >= (int)size)
+			got = size - slack < want ? size - slack : want;
+	close(p[0]);
+	close(p[1]);
+	return got;
+}
+
 static struct fuse_session *new_session(struct view *v, const struct view_opts *o)
 {
-	char opts[160];
+	char opts[200], max_read[40] = "";
 	char *argv[] = {"snapfs", "-o", opts, o->debug ? "-d" : NULL, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(o->debug ? 4 : 3, argv);
 	struct fuse_session *se;
+	unsigned mr = o->read_path == VIEW_READ_COPY ? 0 : splice_max_read();
 
-	snprintf(opts, sizeof(opts), "fsname=snapfs,subtype=snapfs,ro,default_permissions%s",
-		 o->allow_other ? ",allow_other" : "");
+	/* reads of 1 MiB do not fit a pipe of 1 MiB: ask for a bit less */
+	if (mr && mr < 1024 * 1024)
+		snprintf(max_read, sizeof(max_read), ",max_read=%u", mr);
+	v->splice_ok = mr > 0;
+	v->max_read = mr && mr < 1024 * 1024 ? mr : 0;
+	snprintf(opts, sizeof(opts), "fsname=snapfs,subtype=snapfs,ro,default_permissions%s%s",
+		 o->allow_other ? ",allow_other" : "", max_read);
 	se = fuse_session_new(&args, &view_ops, sizeof(view_ops), v);
 	fuse_opt_free_args(&args);
 	return se;

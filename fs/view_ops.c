@@ -69,6 +69,11 @@
  * streamed (see view_read). */
 #define VIEW_STREAM_MIN (256 * 1024)
 
+/* libfuse splices a reply of at least two pages (below, it copies into a
+ * buffer it mallocs); view_mount.c chose max_read so that the biggest
+ * fits in a pipe. */
+#define VIEW_SPLICE_MIN (2 * 4096)
+
 static struct view *view_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -172,6 +177,14 @@ static void view_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	view_pt_want(v, conn);
+	/* The copy path's one copy (reply_read), if every reply fits in a
+	 * pipe */
+	if (v->max_read)
+		conn->max_read = v->max_read; /* libfuse checks it is the option's */
+	if ((conn->capable & FUSE_CAP_SPLICE_WRITE) && v->splice_ok) {
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+		atomic_store(&v->splice, 1);
+	}
 }
 
 static void view_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -415,17 +428,35 @@ static char *read_buf(size_t size)
 	return b ? b->data : NULL;
 }
 
-/* The one read path (kernel passthrough needs libfuse 3.17; it would go
- * here): pread into the thread's buffer, one copy to the kernel. */
+/* The copy path (passthrough, where there is one, never asks): with
+ * splice, the file's pages go into the thread's pipe and from there into
+ * the reply, one copy in all, made by the kernel; without (or a small
+ * read: libfuse would copy it into a buffer it mallocs), pread into the
+ * thread's buffer and one copy to the kernel. */
 static void reply_read(fuse_req_t req, int fd, size_t size, off_t off)
 {
-	char *buf = read_buf(size);
+	struct view *v = view_of(req); /* req is freed by the reply */
+	char *buf;
+
+	if (atomic_load(&v->splice) && size >= VIEW_SPLICE_MIN) {
+		struct fuse_bufvec b = FUSE_BUFVEC_INIT(size);
+
+		b.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		b.buf[0].fd = fd;
+		b.buf[0].pos = off;
+		if (fuse_reply_data(req, &b, 0) == 0) /* a read error is answered as one */
+			atomic_fetch_add(&v->served, size);
+		return;
+	}
+	buf = read_buf(size);
 	ssize_t n = buf ? fs_pread_full(fd, buf, size, off) : -ENOMEM;
 
-	if (n < 0)
+	if (n < 0) {
 		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
+		return;
+	}
+	if (fuse_reply_buf(req, buf, (size_t)n) == 0)
+		atomic_fetch_add(&v->served, (uint64_t)n);
 }
 
 /* An fd on the file ino, for one read: the file of the newest generation

@@ -71,6 +71,8 @@ int view_read_path_parse(const char *s, enum view_read_path *out)
 		*out = VIEW_READ_AUTO;
 	else if (strcmp(s, "copy") == 0)
 		*out = VIEW_READ_COPY;
+	else if (strcmp(s, "splice") == 0)
+		*out = VIEW_READ_SPLICE;
 	else if (strcmp(s, "passthrough") == 0)
 		*out = VIEW_READ_PASSTHROUGH;
 	else
@@ -93,15 +95,25 @@ static void set_mode(struct view *v, int mode, const char *fmt, ...)
 	pthread_mutex_unlock(&v->mode_lock);
 }
 
-const char *view_read_path_now(struct view *v, char *why, size_t whylen)
+const char *view_read_path_now(struct view *v, char *why, size_t whylen, uint64_t *served)
 {
 	int mode;
 
+	*served = atomic_load(&v->served);
 	pthread_mutex_lock(&v->mode_lock);
 	mode = atomic_load(&v->mode);
-	snprintf(why, whylen, "%s", v->mode_why);
+	if (mode == VIEW_MODE_PASSTHROUGH)
+		snprintf(why, whylen, "%s", v->mode_why);
+	else if (atomic_load(&v->splice))
+		snprintf(why, whylen, "%s; spliced: one copy, made by the kernel", v->mode_why);
+	else
+		snprintf(why, whylen, "%s; copied: pread, then the reply%s", v->mode_why,
+			 v->read_path == VIEW_READ_COPY ? ""
+							: " (pipes cannot take a 1 MiB reply)");
 	pthread_mutex_unlock(&v->mode_lock);
-	return mode == VIEW_MODE_PASSTHROUGH ? "passthrough" : "copy";
+	if (mode == VIEW_MODE_PASSTHROUGH)
+		return "passthrough";
+	return atomic_load(&v->splice) ? "splice" : "copy";
 }
 
 /* ---- the backing table ---- */
@@ -278,7 +290,8 @@ void view_pt_release(struct view *v, fuse_req_t req, struct view_backing *e)
 
 void view_pt_want(struct view *v, struct fuse_conn_info *conn)
 {
-	if (v->read_path == VIEW_READ_COPY || !(conn->capable & FUSE_CAP_PASSTHROUGH))
+	if (v->read_path == VIEW_READ_COPY || v->read_path == VIEW_READ_SPLICE ||
+	    !(conn->capable & FUSE_CAP_PASSTHROUGH))
 		return;
 	conn->want |= FUSE_CAP_PASSTHROUGH;
 	/* DATA may itself be on a stacked filesystem (overlayfs in a
@@ -311,8 +324,9 @@ void view_read_path_decide(struct view *v)
 	struct fuse_backing_map map = {0};
 	int fd, id, err = 0;
 
-	if (v->read_path == VIEW_READ_COPY) {
-		set_mode(v, VIEW_MODE_COPY, "passthrough turned off by the read path option");
+	if (v->read_path == VIEW_READ_COPY || v->read_path == VIEW_READ_SPLICE) {
+		set_mode(v, VIEW_MODE_COPY, "the read path option asks for %s",
+			 v->read_path == VIEW_READ_COPY ? "copy" : "splice");
 		return;
 	}
 	if (!atomic_load(&v->pt_offered)) {
@@ -362,8 +376,9 @@ void view_pt_want(struct view *v, struct fuse_conn_info *conn)
 
 void view_read_path_decide(struct view *v)
 {
-	if (v->read_path == VIEW_READ_COPY)
-		set_mode(v, VIEW_MODE_COPY, "passthrough turned off by the read path option");
+	if (v->read_path == VIEW_READ_COPY || v->read_path == VIEW_READ_SPLICE)
+		set_mode(v, VIEW_MODE_COPY, "the read path option asks for %s",
+			 v->read_path == VIEW_READ_COPY ? "copy" : "splice");
 	else
 		set_mode(v, VIEW_MODE_COPY, "built with libfuse %s: no passthrough (needs 3.17)",
 			 fuse_pkgversion());

@@ -151,11 +151,13 @@ int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbu
 					     : json_object_new_null());
 	jtime_add_us(o, "started", d->started_us);
 	if (d->view) {
-		char why[200];
-		const char *path = view_read_path_now(d->view, why, sizeof(why));
+		char why[256];
+		uint64_t served;
+		const char *path = view_read_path_now(d->view, why, sizeof(why), &served);
 
 		json_object_object_add(o, "read_path", json_object_new_string(path));
-		json_object_object_add(o, "read_path_why", json_object_new_string(why));
+		json_object_object_add(o, "read_reason", json_object_new_string(why));
+		json_object_object_add(o, "read_bytes", json_object_new_uint64(served));
 	}
 	pthread_rwlock_rdlock(&d->store.lock);
 	json_object_object_add(o, "tables", json_object_new_int((int)d->store.ntables));

@@ -115,7 +115,8 @@ int daemon_view_start(struct daemon *d, struct errbuf *e)
 
 	if (rc) {
 		free(holds);
-		return err_set(e, rc, "SNAPFS_READ_PATH '%s': not auto, copy or passthrough", rp);
+		return err_set(e, rc,
+			       "SNAPFS_READ_PATH '%s': not auto, passthrough, splice or copy", rp);
 	}
 	rc = view_start(&d->view, &o, list_cb, d, e);
 
