@@ -29,8 +29,10 @@ DEPS_RUN=(fuse3 rsync)
 # for the daemon's readiness (sd_notify); setfattr (attr) tries xattr
 # writes on the mount; fincore (util-linux-extra) sees what the page cache
 # holds; test_install renders the man page (man-db) and checks the unit
-# (systemd-analyze, in systemd).
-DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat attr util-linux-extra man-db systemd)
+# (systemd-analyze, in systemd); restic and borg back up the mount
+# incrementally (test_mount_incremental).
+DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat attr util-linux-extra man-db systemd
+	restic borgbackup)
 DEPS_BENCH=(bindfs)
 # scripts/test --debian N: make the other release's chroot.
 DEPS_CHROOT=(debootstrap)
