@@ -14,8 +14,11 @@
  * underlying file into the hold directory (DATA/view-holds/<ino>) before
  * the snapshot's own links go: reads of that inode go on there, and the
  * link goes when the kernel forgets the inode. view_mount.c also tells the
- * kernel the file is deleted (notify_delete: nlink 0), so an inode no one
- * has open is evicted, and forgotten, at once; the space comes back when
+ * kernel the file is deleted (notify_delete: nlink 0) under every name,
+ * and drops from its cache every name of any file leaving the view (a
+ * name in use when its directory went would otherwise stay, and keep the
+ * inode after its reader closed), so an inode no one has open is
+ * evicted, and forgotten, at once; the space comes back when
  * the last reader closes, as for an unlinked file on any filesystem. A
  * hold costs a directory entry, never a file descriptor. If linking is
  * impossible (another filesystem), an open fd is kept instead, at most

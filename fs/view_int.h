@@ -9,6 +9,9 @@
  *                 the session thread, generation swaps, unmount
  *   view_inodes.c the file inodes the kernel holds (lookup counts), and the
  *                 files of deleted snapshots kept readable for it (holds)
+ *   view_passthrough.c  which path serves reads (passthrough, splice,
+ *                 copy) and the kernel's backing ids of open files
+ *   view_prefetch.c  warming and pushing small files
  *
  * Lifetimes: a generation is immutable once built and refcounted. A FUSE
  * request takes a reference for its duration; an open file or directory

@@ -5,19 +5,25 @@
  * and answers from memory: lookups, attributes and listings never touch
  * the disk. Only reads do.
  *
- * Files are not opened: open() answers ENOSYS once, to a kernel that
- * offers FUSE_CAP_NO_OPEN_SUPPORT, and the kernel then opens and releases
- * files by itself, keeping their page cache (a tree of many small files is
+ * With kernel passthrough (view_passthrough.c), open() registers a big
+ * file's underlying file with the kernel and replies with its backing id:
+ * the kernel reads it without asking; a small file is opened cached (its
+ * content pushed, see below). Otherwise files are not opened: open()
+ * answers ENOSYS once, to a kernel that offers FUSE_CAP_NO_OPEN_SUPPORT,
+ * and the kernel then opens and releases files by itself, for the whole
+ * connection, keeping their page cache (a tree of many small files is
  * read with no round trip per open and release). Each read opens the
  * underlying file by path, checks it is the inode that was listed, reads
  * and closes it; big reads (the kernel's readahead of a file streamed)
  * share one of VIEW_STREAMS cached fds per file, so the underlying
- * readahead sees one sequential reader. The view never holds an fd per
- * file it shows, nor per file open. A file whose snapshot is deleted while
- * the kernel holds it (open, or looked up) is read through its hold
- * (view_inodes.c), so it reads to its end. Without that capability,
- * open() keeps the underlying fd in a handle until release, with a
- * reference on the generation.
+ * readahead sees one sequential reader; the reply is spliced (one copy,
+ * by the kernel) where every reply fits a pipe (view_mount.c sets
+ * max_read for it), else copied from a buffer each thread keeps. The
+ * view never holds an fd per file it shows, nor per file open. A file
+ * whose snapshot is deleted while the kernel holds it (open, or looked
+ * up) is read through its hold (view_inodes.c), so it reads to its end.
+ * Without either capability, open() keeps the underlying fd in a handle
+ * until release, with a reference on the generation.
  *
  * Small files (up to push_max bytes) are pushed into the kernel's page
  * cache when a listing of their directory ends (the readdirplus at its
