@@ -59,7 +59,7 @@ typedef int (*view_list_fn)(void *arg, struct view_catalog *out);
 
 /* How file content reaches readers (README, "Reading through the mount"). */
 enum view_read_path {
-	VIEW_READ_AUTO,	       /* passthrough where libfuse and the kernel allow it, else splice */
+	VIEW_READ_AUTO,	       /* splice, without a round trip per open; else copy */
 	VIEW_READ_COPY,	       /* the daemon preads every byte and replies with it (two copies) */
 	VIEW_READ_SPLICE,      /* the daemon splices every byte into its reply (one copy) */
 	VIEW_READ_PASSTHROUGH, /* as auto, but a build without passthrough refuses to start */

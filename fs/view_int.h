@@ -226,7 +226,8 @@ struct view {
 	int push_max;		       /* files up to this size are pushed into the page cache */
 	enum view_read_path read_path; /* the option, set once */
 	int64_t pt_min;		       /* passthrough for files bigger than this */
-	atomic_int pt_offered;	       /* the kernel offered passthrough at INIT */
+	atomic_int pt_capable;	       /* the kernel offered passthrough at INIT */
+	atomic_int pt_offered;	       /* ... and the view asked for it */
 	atomic_int pt_worked;	       /* a file was opened with a backing id */
 	atomic_int splice;	       /* the copy path splices (view_init) */
 	int splice_ok;		       /* replies fit a pipe (new_session, before INIT) */

@@ -35,6 +35,7 @@ CHROOT_BASE=${SNAPFS_CHROOT_DIR:-/var/cache/snapfs}
 CHROOT_MIRROR=${SNAPFS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CHROOT_ROOT=
 CHROOT_LOCK_FD=
+CHROOT_CHILD=
 
 chroot_say() {
 	echo "chroot: $*" >&2
@@ -77,9 +78,25 @@ chroot_unmount_all() {
 	fi
 }
 
+# chroot_stop_child — end the command running inside (its own process
+# group): SIGTERM, then SIGKILL after 10 s.
+chroot_stop_child() {
+	local i
+	[[ -n $CHROOT_CHILD ]] || return 0
+	kill -TERM -- "-$CHROOT_CHILD" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 -- "-$CHROOT_CHILD" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL -- "-$CHROOT_CHILD" 2>/dev/null
+	wait "$CHROOT_CHILD" 2>/dev/null
+	CHROOT_CHILD=
+}
+
 chroot_cleanup() {
 	local rc=$?
-	trap - EXIT INT TERM
+	trap - EXIT INT TERM HUP
+	chroot_stop_child
 	chroot_unmount_all || rc=1
 	exit "$rc"
 }
@@ -128,6 +145,7 @@ chroot_enter() {
 	trap chroot_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
+	trap 'exit 129' HUP
 	mkdir -p "$r/snapfs"
 	mount --rbind /dev "$r/dev" && mount --make-rslave "$r/dev" &&
 		mount --rbind /proc "$r/proc" && mount --make-rslave "$r/proc" &&
@@ -141,15 +159,23 @@ chroot_enter() {
 	cp -L /etc/resolv.conf "$r/etc/resolv.conf" 2>/dev/null || true
 }
 
-# chroot_exec CMD... — run CMD inside, from /snapfs, with a clean environment.
+# chroot_exec CMD... — run CMD inside, from /snapfs, with a clean
+# environment, in a process group of its own (so that a signal to this
+# script, not only Ctrl-C, ends it: the traps stop the whole group).
 chroot_exec() {
 	local -a env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 		HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}")
-	local v
+	local v rc=0
 	for v in CI $CHROOT_PASS; do
 		[[ -n ${!v+set} ]] && env+=("$v=${!v}")
 	done
-	chroot "$CHROOT_ROOT" /usr/bin/env -i "${env[@]}" /bin/bash -c 'cd /snapfs && exec "$@"' chroot "$@"
+	set -m
+	chroot "$CHROOT_ROOT" /usr/bin/env -i "${env[@]}" /bin/bash -c 'cd /snapfs && exec "$@"' chroot "$@" </dev/null &
+	CHROOT_CHILD=$!
+	set +m
+	wait "$CHROOT_CHILD" || rc=$?
+	CHROOT_CHILD=
+	return "$rc"
 }
 
 # chroot_run N CMD... — make (or reuse) the chroot of Debian N, bring its
@@ -174,6 +200,6 @@ chroot_run() {
 	chroot_say "running in Debian $(cat "$CHROOT_ROOT/etc/debian_version") ($CHROOT_ROOT): $*"
 	chroot_exec "$@" || rc=$?
 	chroot_unmount_all || rc=1
-	trap - EXIT INT TERM
+	trap - EXIT INT TERM HUP
 	return "$rc"
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # test_read_path: the two ways file content reaches a reader of the mount
 # (README, "Reading through the mount"), each tested on the platform at
-# hand: kernel passthrough (libfuse >= 3.17 and a kernel that has it: the
-# daemon reads none of the bytes) and the copy path (libfuse 3.14, or
-# SNAPFS_READ_PATH=copy anywhere: the daemon reads them).
+# hand: kernel passthrough (SNAPFS_READ_PATH=passthrough, libfuse >= 3.17
+# and a kernel that has it: the daemon reads none of the bytes), splice
+# (auto: one copy, by the kernel) and copy (forced: pread, then the reply).
 #   - status says which path serves reads, and why;
 #   - SNAPFS_READ_PATH forces the copy path; passthrough on a build
 #     without it, or a value that means nothing, refuses to start (exit 1);
@@ -69,18 +69,20 @@ size=$(stat -c %s "$DATA"/tablets/table-*/"$(basename "$(dirname "$big")").snaps
 ((size > 8 * 1024 * 1024)) || fail "the big SST has $size bytes, expected more than 8 MiB"
 
 paths=(copy auto)
-((has_pt)) && paths+=(splice)
+((has_pt)) && paths+=(passthrough)
 for rp in "${paths[@]}"; do
 	SNAPFS_READ_PATH=$rp snapfs_serve --mount "$MNT"
 	path=$(status_field read_path)
 	reason=$(status_field read_reason)
 	echo "[$rp] read path: $path ($reason)"
-	# auto: passthrough where built in (unless the kernel has none), else
-	# splice (unless pipes cannot take a whole reply: then copy)
+	# auto: splice (the kernel opens files itself; unless pipes cannot
+	# take a whole reply: then copy); passthrough on request, where built
+	# in and the kernel has it
 	want=$rp
-	if [[ $rp == auto ]]; then
+	[[ $rp == auto ]] && want=splice
+	if [[ $rp == passthrough && $path == splice && $reason == *"kernel offers no FUSE passthrough"* ]]; then
+		echo "note: this kernel has no FUSE passthrough"
 		want=splice
-		((has_pt)) && [[ $reason != *"kernel offers no FUSE passthrough"* ]] && want=passthrough
 	fi
 	if [[ $want == splice && $path == copy && $reason == *"pipes cannot take"* ]]; then
 		echo "note: pipes here cannot take a whole reply; the copy path serves"
