@@ -88,13 +88,14 @@ chroot_stop_child() {
 		kill -0 -- "-$CHROOT_CHILD" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL -- "-$CHROOT_CHILD" 2>/dev/null
-	wait "$CHROOT_CHILD" 2>/dev/null
+	kill -KILL -- "-$CHROOT_CHILD" 2>/dev/null || true
+	wait "$CHROOT_CHILD" 2>/dev/null || true
 	CHROOT_CHILD=
 }
 
 chroot_cleanup() {
 	local rc=$?
+	set +e # the caller's set -e must not cut the cleanup short
 	trap - EXIT INT TERM HUP
 	chroot_stop_child
 	chroot_unmount_all || rc=1
