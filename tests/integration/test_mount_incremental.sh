@@ -14,6 +14,10 @@
 . "$(dirname "$0")/lib.sh"
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 snapfs_setup
+require_cmd jq jq
+require_cmd restic restic
+require_cmd borgbackup borg
+((EUID == 0)) || skip "dropping the page cache between backups needs root"
 
 stat_all() { # DIR: one line per file: path, then what must not move
 	(cd "$1" && find . -type f -printf '%P\n' | sort | while read -r f; do
@@ -23,11 +27,11 @@ stat_all() { # DIR: one line per file: path, then what must not move
 links_all() { (cd "$1" && find . -type f -printf '%P %n\n' | sort); }
 status_field() {
 	expect_ok sf status --json
-	python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$LAST_OUT" "$1"
+	jq -r --arg k "$1" '.[$k]' <<<"$LAST_OUT"
 }
 drop_caches() {
 	sync
-	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || fail "cannot drop caches (the test needs root)"
+	echo 3 >/proc/sys/vm/drop_caches || fail "cannot drop caches"
 }
 
 sf init
@@ -101,7 +105,7 @@ expect_ok restic backup --json "$MNT/snapshots/latest/"*
 r1=$(status_field read_bytes)
 summary=$(printf '%s\n' "$LAST_OUT" | grep '"message_type":"summary"')
 [[ -n $summary ]] || fail "no summary from restic: $LAST_OUT"
-read -r unmodified changed new < <(python3 -c 'import json, sys; s = json.loads(sys.argv[1]); print(s["files_unmodified"], s["files_changed"], s["files_new"])' "$summary")
+read -r unmodified changed new < <(jq -r '"\(.files_unmodified) \(.files_changed) \(.files_new)"' <<<"$summary")
 echo "restic's second backup: $unmodified unmodified, $changed changed, $new new; the daemon sent $((r1 - r0)) bytes (new files: $new_bytes)"
 ((unmodified >= same)) || fail "restic saw $unmodified files unmodified, $same are the same files as before"
 ((r1 - r0 <= new_bytes)) || fail "restic read $((r1 - r0)) bytes through the mount; only $new_bytes are new"
