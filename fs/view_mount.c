@@ -323,7 +323,7 @@ static void drop_names(struct view *v, const struct view_gen *nw, const struct v
 		}
 		if (n->kind != VIEW_FILE || !view_inodes_known(&v->inodes, n->ino))
 			continue;
-		if (bsearch(&n->ino, held, nheld, sizeof(*held), u64_cmp))
+		if (nheld && bsearch(&n->ino, held, nheld, sizeof(*held), u64_cmp))
 			fuse_lowlevel_notify_delete(v->se, d->ino, n->ino, n->name,
 						    strlen(n->name));
 		else
