@@ -57,6 +57,14 @@ struct view_catalog {
  * view_start() and view_changed(), never from a FUSE request. */
 typedef int (*view_list_fn)(void *arg, struct view_catalog *out);
 
+/* How file content reaches readers (README, "Reading through the mount"). */
+enum view_read_path {
+	VIEW_READ_AUTO,	       /* splice, without a round trip per open; else copy */
+	VIEW_READ_COPY,	       /* the daemon preads every byte and replies with it (two copies) */
+	VIEW_READ_SPLICE,      /* the daemon splices every byte into its reply (one copy) */
+	VIEW_READ_PASSTHROUGH, /* as auto, but a build without passthrough refuses to start */
+};
+
 struct view_opts {
 	const char *mountpoint;
 	int allow_other; /* add -o allow_other (only with --allow-other) */
@@ -68,6 +76,11 @@ struct view_opts {
 	/* Files up to this many bytes are pushed into the kernel's page cache
 	 * when their directory is listed (0: never). */
 	int push_max;
+	enum view_read_path read_path;
+	/* With passthrough, files up to this many bytes are still opened
+	 * cached (their content pushed, see push_max); bigger ones are read
+	 * by the kernel from the underlying file. */
+	int64_t passthrough_min;
 };
 
 struct view;
@@ -87,6 +100,15 @@ void view_changed(struct view *v);
 
 /* Unmounts, joins the FUSE thread, frees everything. NULL is a no-op. */
 void view_stop(struct view *v);
+
+/* "auto", "copy", "splice" or "passthrough" into *out: 0, or -EINVAL. */
+int view_read_path_parse(const char *s, enum view_read_path *out);
+
+/* Which path serves reads now: "passthrough", "splice" or "copy" (static
+ * strings), and in why (at least 200 bytes) what decided it; *served is
+ * the bytes of file content the daemon itself has sent to readers (not
+ * those the kernel read through passthrough). Thread-safe. */
+const char *view_read_path_now(struct view *v, char *why, size_t whylen, uint64_t *served);
 
 /* Frees what a view_list_fn put in c (not c itself). */
 void view_catalog_release(struct view_catalog *c);

@@ -14,8 +14,11 @@
  * underlying file into the hold directory (DATA/view-holds/<ino>) before
  * the snapshot's own links go: reads of that inode go on there, and the
  * link goes when the kernel forgets the inode. view_mount.c also tells the
- * kernel the file is deleted (notify_delete: nlink 0), so an inode no one
- * has open is evicted, and forgotten, at once; the space comes back when
+ * kernel the file is deleted (notify_delete: nlink 0) under every name,
+ * and drops from its cache every name of any file leaving the view (a
+ * name in use when its directory went would otherwise stay, and keep the
+ * inode after its reader closed), so an inode no one has open is
+ * evicted, and forgotten, at once; the space comes back when
  * the last reader closes, as for an unlinked file on any filesystem. A
  * hold costs a directory entry, never a file descriptor. If linking is
  * impossible (another filesystem), an open fd is kept instead, at most
@@ -252,6 +255,18 @@ void view_inodes_push_failed(struct view_inodes *t, uint64_t ino)
 	pthread_mutex_unlock(&t->lock);
 }
 
+int view_inodes_known(struct view_inodes *t, uint64_t ino)
+{
+	struct view_ient *e;
+	int known;
+
+	pthread_mutex_lock(&t->lock);
+	e = *slot_of(t, ino);
+	known = e && e->nlookup > 0;
+	pthread_mutex_unlock(&t->lock);
+	return known;
+}
+
 int view_inodes_given(struct view_inodes *t, uint64_t ino)
 {
 	struct view_ient *e;
@@ -390,7 +405,7 @@ size_t view_inodes_retire(struct view_inodes *t, const struct view_gen *old,
 	return n;
 }
 
-int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st)
+int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st, uint64_t *fgen)
 {
 	struct view_ient *e;
 	int fd = -ENOENT;
@@ -404,6 +419,8 @@ int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st)
 			struct view_node tmp = {.ino = ino, .kind = VIEW_FILE, .a = h->a};
 
 			view_node_stat(&tmp, st);
+			if (fgen)
+				*fgen = h->fgen;
 			fd = 0;
 		} else if (h->path) {
 			fd = open(h->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);

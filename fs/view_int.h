@@ -9,6 +9,9 @@
  *                 the session thread, generation swaps, unmount
  *   view_inodes.c the file inodes the kernel holds (lookup counts), and the
  *                 files of deleted snapshots kept readable for it (holds)
+ *   view_passthrough.c  which path serves reads (passthrough, splice,
+ *                 copy) and the kernel's backing ids of open files
+ *   view_prefetch.c  warming and pushing small files
  *
  * Lifetimes: a generation is immutable once built and refcounted. A FUSE
  * request takes a reference for its duration; an open file or directory
@@ -107,6 +110,7 @@ struct view_gen {
 	struct view_subtree **trees; /* sorted by prefix once built */
 	size_t ntrees, treecap;
 	struct view_node **slots; /* the inode index: open addressing on ino */
+	uint32_t *links;	  /* per slot: a file's names in this generation (its nlink) */
 	size_t mask, count;
 };
 
@@ -173,6 +177,24 @@ struct view_streams {
 	uint64_t drops; /* view_streams_drop() calls */
 };
 
+/* The read path (view_passthrough.c). */
+enum view_mode {
+	VIEW_MODE_UNDECIDED, /* before view_read_path_decide() */
+	VIEW_MODE_PASSTHROUGH,
+	VIEW_MODE_COPY,
+};
+
+/* fi->fh of an open file: 0 (reads find the file by inode), a struct
+ * view_handle *, or a struct view_backing * with this bit set. */
+#define VIEW_FH_BACKING ((uint64_t)1)
+
+struct view_backing;
+struct view_backings {
+	pthread_mutex_t lock; /* protects everything below */
+	struct view_backing **b;
+	size_t nb, n;
+};
+
 struct view {
 	pthread_mutex_t lock;	    /* protects gen (the pointer swap only) */
 	struct view_gen *gen;	    /* protected by lock; replaced under build_lock */
@@ -201,7 +223,20 @@ struct view {
 	struct view_inodes inodes;
 	struct view_prefetch prefetch;
 	struct view_streams streams;
-	int push_max; /* files up to this size are pushed into the page cache */
+	int push_max;		       /* files up to this size are pushed into the page cache */
+	enum view_read_path read_path; /* the option, set once */
+	int64_t pt_min;		       /* passthrough for files bigger than this */
+	atomic_int pt_capable;	       /* the kernel offered passthrough at INIT */
+	atomic_int pt_offered;	       /* ... and the view asked for it */
+	atomic_int pt_worked;	       /* a file was opened with a backing id */
+	atomic_int splice;	       /* the copy path splices (view_init) */
+	int splice_ok;		       /* replies fit a pipe (new_session, before INIT) */
+	unsigned max_read;	       /* the session's max_read option, 0 if none */
+	atomic_uint_fast64_t served;   /* bytes of content replied by reply_read */
+	atomic_int mode;	       /* enum view_mode: written under mode_lock */
+	pthread_mutex_t mode_lock;     /* protects mode's writes and mode_why */
+	char mode_why[160];
+	struct view_backings backings;
 };
 
 /* view_tree.c */
@@ -229,6 +264,12 @@ const struct view_node *view_dir_lookup(const struct view_node *dir, const char 
  * (off >= VIEW_DOFF_MIN - 1): the first with doff > off; nkids if none. */
 size_t view_dir_seek(const struct view_node *dir, uint64_t off);
 void view_node_stat(const struct view_node *n, struct stat *st);
+/* n's stat in g: a file's nlink is its number of names in g (every
+ * snapshot and restore point showing it), what hard-link-aware tools need
+ * to copy it once. */
+void view_gen_stat(const struct view_gen *g, const struct view_node *n, struct stat *st);
+/* The number of names of the file ino in g (0 if not there). */
+uint32_t view_gen_links(const struct view_gen *g, uint64_t ino);
 
 /* What the kernel must forget when old is replaced by nw. */
 struct view_inval {
@@ -273,13 +314,34 @@ int view_inodes_push_once(struct view_inodes *t, uint64_t ino);
  * in *held (malloc'ed, the caller frees). */
 size_t view_inodes_retire(struct view_inodes *t, const struct view_gen *old,
 			  const struct view_gen *nw, uint64_t **held);
-/* A held inode: with st, fills it and returns 0; without, returns an fd
- * open on it (the caller closes). -ENOENT if ino is not held. */
-int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st);
+/* A held inode: with st, fills it (and *fgen if fgen) and returns 0;
+ * without, returns an fd open on it (the caller closes). -ENOENT if ino
+ * is not held. */
+int view_inodes_open_held(struct view_inodes *t, uint64_t ino, struct stat *st, uint64_t *fgen);
 /* The push view_inodes_push_once() allowed did not happen. */
 void view_inodes_push_failed(struct view_inodes *t, uint64_t ino);
+/* True if the kernel holds ino (has looked it up and not forgotten it). */
+int view_inodes_known(struct view_inodes *t, uint64_t ino);
 /* True if the kernel holds ino with its content pushed. */
 int view_inodes_given(struct view_inodes *t, uint64_t ino);
+
+/* view_passthrough.c */
+void view_backings_init(struct view_backings *t);
+void view_backings_release(struct view_backings *t);
+/* INIT: asks for passthrough if the option and the kernel allow it. */
+void view_pt_want(struct view *v, struct fuse_conn_info *conn);
+/* After INIT: probes and sets v->mode (and logs a refusal). */
+void view_read_path_decide(struct view *v);
+/* For an open of the file ino (n, or its hold if n is NULL; fgen its
+ * entry generation): a backing id shared by the opens of that file, and
+ * in *out what view_pt_release() takes back. A negative errno, or -ENOSYS
+ * (passthrough is refused: v->mode is now copy) or -EAGAIN (refused for
+ * this file only: open it cached). */
+int view_pt_open(struct view *v, fuse_req_t req, uint64_t ino, const struct view_node *n,
+		 uint64_t fgen, struct view_backing **out);
+/* A release of an open view_pt_open() served; the last closes the id
+ * (req: the release being answered, or NULL once a reply has freed it). */
+void view_pt_release(struct view *v, fuse_req_t req, struct view_backing *e);
 
 /* view_prefetch.c */
 /* Starts the threads (none if max_size <= 0); se receives the pushes. */

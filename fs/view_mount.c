@@ -300,28 +300,34 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Tells the kernel the held files below d (of the old generation, not in
- * nw) are deleted: nlink 0, so each is evicted, and forgotten, once no one
- * has it open. One name per inode is enough; done[i] marks those told. */
-static void tell_deleted(struct view *v, const struct view_gen *nw, const struct view_node *d,
-			 const uint64_t *held, size_t nheld, char *done)
+/* The files below d (of the old generation, in a subtree nw no longer
+ * has) whose inodes the kernel holds: each name the kernel may have is
+ * dropped from its dentry cache, so that no dentry (in use by an open
+ * file when its directory was invalidated, and so left hashed) keeps the
+ * inode alive after its last reader: the kernel forgets it then, and its
+ * hold goes. A held file (deleted with its snapshot) is told deleted
+ * (nlink 0) under every name; another (still in a snapshot that stays)
+ * only loses the names that went. Errors are the kernel not having the
+ * name: nothing to drop. */
+static void drop_names(struct view *v, const struct view_gen *nw, const struct view_node *d,
+		       const uint64_t *held, size_t nheld)
 {
 	if (view_gen_find(nw, d->ino) == d)
-		return; /* shared with the new generation: nothing retired below */
+		return; /* shared with the new generation: nothing went below */
 	for (size_t i = 0; i < d->dir.nkids; i++) {
 		const struct view_node *n = d->dir.kids[i];
-		const uint64_t *k;
 
 		if (n->kind == VIEW_DIR) {
-			tell_deleted(v, nw, n, held, nheld, done);
+			drop_names(v, nw, n, held, nheld);
 			continue;
 		}
-		k = bsearch(&n->ino, held, nheld, sizeof(*held), u64_cmp);
-		if (!k || done[k - held])
+		if (n->kind != VIEW_FILE || !view_inodes_known(&v->inodes, n->ino))
 			continue;
-		if (fuse_lowlevel_notify_delete(v->se, d->ino, n->ino, n->name, strlen(n->name)) ==
-		    0)
-			done[k - held] = 1;
+		if (nheld && bsearch(&n->ino, held, nheld, sizeof(*held), u64_cmp))
+			fuse_lowlevel_notify_delete(v->se, d->ino, n->ino, n->name,
+						    strlen(n->name));
+		else
+			fuse_lowlevel_notify_inval_entry(v->se, d->ino, n->name, strlen(n->name));
 	}
 }
 
@@ -343,6 +349,8 @@ static void view_free(struct view *v)
 	view_gen_put(v->good);
 	view_gen_put(v->gen);
 	view_inodes_release(&v->inodes);
+	view_backings_release(&v->backings);
+	pthread_mutex_destroy(&v->mode_lock);
 	pthread_mutex_destroy(&v->hlock);
 	pthread_mutex_destroy(&v->lock);
 	pthread_mutex_destroy(&v->build_lock);
@@ -350,15 +358,43 @@ static void view_free(struct view *v)
 	free(v);
 }
 
+/* The biggest read request the copy path can splice: libfuse splices a
+ * reply only if it fits, with its header and three pages of slack, in a
+ * pipe it may grow (F_SETPIPE_SZ: up to /proc/sys/fs/pipe-max-size, 1 MiB
+ * by default, or past it with CAP_SYS_RESOURCE), and otherwise copies it
+ * into a buffer it mallocs. The kernel asks for 1 MiB at most (readahead
+ * of 4 MiB); 0 if pipes cannot take 256 KiB. */
+static unsigned splice_max_read(void)
+{
+	const unsigned want = 1024 * 1024, slack = 16 * 1024;
+	unsigned got = 0;
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return 0;
+	for (unsigned size = 2 * want; size >= 256 * 1024 && !got; size /= 2)
+		if (fcntl(p[0], F_SETPIPE_SZ, size) >= (int)size)
+			got = size - slack < want ? size - slack : want;
+	close(p[0]);
+	close(p[1]);
+	return got;
+}
+
 static struct fuse_session *new_session(struct view *v, const struct view_opts *o)
 {
-	char opts[160];
+	char opts[200], max_read[40] = "";
 	char *argv[] = {"snapfs", "-o", opts, o->debug ? "-d" : NULL, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(o->debug ? 4 : 3, argv);
 	struct fuse_session *se;
+	unsigned mr = o->read_path == VIEW_READ_COPY ? 0 : splice_max_read();
 
-	snprintf(opts, sizeof(opts), "fsname=snapfs,subtype=snapfs,ro,default_permissions%s",
-		 o->allow_other ? ",allow_other" : "");
+	/* reads of 1 MiB do not fit a pipe of 1 MiB: ask for a bit less */
+	if (mr && mr < 1024 * 1024)
+		snprintf(max_read, sizeof(max_read), ",max_read=%u", mr);
+	v->splice_ok = mr > 0;
+	v->max_read = mr && mr < 1024 * 1024 ? mr : 0;
+	snprintf(opts, sizeof(opts), "fsname=snapfs,subtype=snapfs,ro,default_permissions%s%s",
+		 o->allow_other ? ",allow_other" : "", max_read);
 	se = fuse_session_new(&args, &view_ops, sizeof(view_ops), v);
 	fuse_opt_free_args(&args);
 	return se;
@@ -376,6 +412,13 @@ int view_start(struct view **out, const struct view_opts *o, view_list_fn list, 
 	*out = NULL;
 	if (!o || !o->mountpoint || !*o->mountpoint || !list)
 		return err_set(e, -EINVAL, "mount point '': not given");
+#ifndef SNAPFS_HAVE_PASSTHROUGH
+	if (o->read_path == VIEW_READ_PASSTHROUGH)
+		return err_set(e, -EINVAL,
+			       "read path 'passthrough': built with libfuse %s, which has none "
+			       "(needs 3.17)",
+			       fuse_pkgversion());
+#endif
 	rc = check_mountpoint(o->mountpoint, e);
 	if (rc)
 		return rc;
@@ -398,6 +441,11 @@ int view_start(struct view **out, const struct view_opts *o, view_list_fn list, 
 	for (int i = 0; i < VIEW_STREAMS; i++)
 		v->streams.e[i].fd = -1;
 	v->push_max = o->push_max;
+	v->read_path = o->read_path;
+	/* pushes go only to files opened cached */
+	v->pt_min = o->passthrough_min > o->push_max ? o->passthrough_min : o->push_max;
+	pthread_mutex_init(&v->mode_lock, NULL);
+	view_backings_init(&v->backings);
 
 	rc = list(arg, &c);
 	if (rc < 0) {
@@ -437,6 +485,7 @@ int view_start(struct view **out, const struct view_opts *o, view_list_fn list, 
 	} else {
 		view_log("cannot stat '%s' after mounting: %s", v->mnt, strerror(errno));
 	}
+	view_read_path_decide(v); /* INIT is answered: the stat needed it */
 	*out = v;
 	return 0;
 fail:
@@ -491,12 +540,10 @@ void view_changed(struct view *v)
 	}
 	pthread_mutex_unlock(&v->lock);
 
-	if (nheld) {
-		char *done = xcalloc(nheld, 1);
-
-		qsort(held, nheld, sizeof(*held), u64_cmp);
-		tell_deleted(v, g, old_good->root, held, nheld, done);
-		free(done);
+	if (old_good) {
+		if (nheld)
+			qsort(held, nheld, sizeof(*held), u64_cmp);
+		drop_names(v, g, old_good->root, held, nheld);
 	}
 	free(held);
 	view_gen_put(old_good);

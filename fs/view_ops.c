@@ -5,19 +5,25 @@
  * and answers from memory: lookups, attributes and listings never touch
  * the disk. Only reads do.
  *
- * Files are not opened: open() answers ENOSYS once, to a kernel that
- * offers FUSE_CAP_NO_OPEN_SUPPORT, and the kernel then opens and releases
- * files by itself, keeping their page cache (a tree of many small files is
+ * With kernel passthrough (view_passthrough.c), open() registers a big
+ * file's underlying file with the kernel and replies with its backing id:
+ * the kernel reads it without asking; a small file is opened cached (its
+ * content pushed, see below). Otherwise files are not opened: open()
+ * answers ENOSYS once, to a kernel that offers FUSE_CAP_NO_OPEN_SUPPORT,
+ * and the kernel then opens and releases files by itself, for the whole
+ * connection, keeping their page cache (a tree of many small files is
  * read with no round trip per open and release). Each read opens the
  * underlying file by path, checks it is the inode that was listed, reads
  * and closes it; big reads (the kernel's readahead of a file streamed)
  * share one of VIEW_STREAMS cached fds per file, so the underlying
- * readahead sees one sequential reader. The view never holds an fd per
- * file it shows, nor per file open. A file whose snapshot is deleted while
- * the kernel holds it (open, or looked up) is read through its hold
- * (view_inodes.c), so it reads to its end. Without that capability,
- * open() keeps the underlying fd in a handle until release, with a
- * reference on the generation.
+ * readahead sees one sequential reader; the reply is spliced (one copy,
+ * by the kernel) where every reply fits a pipe (view_mount.c sets
+ * max_read for it), else copied from a buffer each thread keeps. The
+ * view never holds an fd per file it shows, nor per file open. A file
+ * whose snapshot is deleted while the kernel holds it (open, or looked
+ * up) is read through its hold (view_inodes.c), so it reads to its end.
+ * Without either capability, open() keeps the underlying fd in a handle
+ * until release, with a reference on the generation.
  *
  * Small files (up to push_max bytes) are pushed into the kernel's page
  * cache when a listing of their directory ends (the readdirplus at its
@@ -69,13 +75,21 @@
  * streamed (see view_read). */
 #define VIEW_STREAM_MIN (256 * 1024)
 
+/* libfuse splices a reply of at least two pages (below, it copies into a
+ * buffer it mallocs); view_mount.c chose max_read so that the biggest
+ * fits in a pipe. */
+#define VIEW_SPLICE_MIN (2 * 4096)
+
 static struct view *view_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
 
+/* fi's handle, or NULL (none, or a passthrough open: VIEW_FH_BACKING). */
 static struct view_handle *handle_of(const struct fuse_file_info *fi)
 {
+	if (!fi || (fi->fh & VIEW_FH_BACKING))
+		return NULL;
 	return (struct view_handle *)(uintptr_t)fi->fh;
 }
 
@@ -125,7 +139,7 @@ static void fill_entry(const struct view_gen *g, const struct view_node *n,
 	memset(e, 0, sizeof(*e));
 	e->ino = n->ino;
 	e->generation = n->fgen;
-	view_node_stat(n, &e->attr);
+	view_gen_stat(g, n, &e->attr);
 	e->attr_timeout = VIEW_TIMEOUT;
 	e->entry_timeout = VIEW_TIMEOUT;
 }
@@ -168,6 +182,15 @@ static void view_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	view_pt_want(v, conn);
+	/* The copy path's one copy (reply_read), if every reply fits in a
+	 * pipe */
+	if (v->max_read)
+		conn->max_read = v->max_read; /* libfuse checks it is the option's */
+	if ((conn->capable & FUSE_CAP_SPLICE_WRITE) && v->splice_ok) {
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+		atomic_store(&v->splice, 1);
+	}
 }
 
 static void view_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -215,7 +238,7 @@ static void view_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	struct stat st;
 	int err = find_node(g, ino, &n);
 
-	if (err && fi && fi->fh) {
+	if (err && handle_of(fi)) {
 		/* fstat on a handle whose snapshot has gone since, or while
 		 * the listing fails: the handle's generation answers */
 		struct view_handle *h = handle_of(fi);
@@ -223,11 +246,12 @@ static void view_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		n = view_gen_resolve(h->gen, h->node);
 		err = n->ino == ino ? 0 : ENOENT;
 		if (!err)
-			view_node_stat(n, &st);
-	} else if (err == ENOENT && view_inodes_open_held(&view_of(req)->inodes, ino, &st) == 0) {
+			view_gen_stat(h->gen, n, &st);
+	} else if (err == ENOENT &&
+		   view_inodes_open_held(&view_of(req)->inodes, ino, &st, NULL) == 0) {
 		err = 0; /* a file of a deleted snapshot the kernel still holds */
 	} else if (!err) {
-		view_node_stat(n, &st);
+		view_gen_stat(g, n, &st);
 	}
 	if (err)
 		fuse_reply_err(req, err);
@@ -274,23 +298,86 @@ out:
 	return rc;
 }
 
+/* An open with passthrough (view_passthrough.c): a backing id for a big
+ * file, a cached open (keep_cache, content pushed) for a small one. 1 if
+ * answered; 0 if passthrough was just refused (the caller opens the copy
+ * way). */
+static int open_passthrough(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct view *v = view_of(req);
+	struct view_gen *g = view_readable(v);
+	const struct view_node *n = view_gen_find(g, ino);
+	struct view_backing *b = NULL;
+	struct stat st;
+	uint64_t fgen = 0;
+	int64_t size;
+	int id, err = 0;
+
+	if (n && n->kind != VIEW_FILE) {
+		err = n->kind == VIEW_DIR ? EISDIR : EINVAL;
+	} else if (n) {
+		n = view_gen_resolve(g, n);
+		size = n->a.size;
+		fgen = n->fgen;
+	} else if (view_inodes_open_held(&v->inodes, ino, &st, &fgen) == 0) {
+		size = st.st_size; /* a deleted snapshot's file the kernel holds */
+	} else {
+		err = ESTALE;
+	}
+	if (err)
+		goto reply;
+	fi->noflush = 1;
+	if (size <= v->pt_min) {
+		fi->keep_cache = 1; /* pushed or read once: kept */
+		goto reply;
+	}
+	id = view_pt_open(v, req, ino, n, fgen, &b);
+	if (id == -ENOSYS) {
+		view_gen_put(g);
+		return 0;
+	}
+	if (id == -EAGAIN) {
+		fi->keep_cache = 1; /* this file alone: copied */
+	} else if (id < 0) {
+		err = -id;
+	} else {
+#ifdef SNAPFS_HAVE_PASSTHROUGH
+		fi->backing_id = id; /* no keep_cache: the kernel refuses it with a backing id */
+#endif
+		fi->fh = (uintptr_t)b | VIEW_FH_BACKING;
+	}
+reply:
+	if (err)
+		fuse_reply_err(req, err);
+	else if (fuse_reply_open(req, fi) != 0 && b)
+		view_pt_release(v, NULL, b); /* interrupted: no release will come */
+	view_gen_put(g);
+	return 1;
+}
+
 static void view_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct view_gen *g = view_current(view_of(req));
+	struct view *v = view_of(req);
+	struct view_gen *g;
 	struct view_handle *h;
 	const struct view_node *n;
 	int fd, err = 0;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
-		err = EROFS;
-	if (!err && atomic_load(&view_of(req)->no_open)) {
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (atomic_load(&v->mode) != VIEW_MODE_COPY && atomic_load(&v->pt_offered) &&
+	    open_passthrough(req, ino, fi))
+		return;
+	if (atomic_load(&v->no_open)) {
 		/* success to a kernel that offered it: it opens and releases
 		 * files itself from now on, keeping their cache */
-		err = ENOSYS;
-		goto fail;
+		fuse_reply_err(req, ENOSYS);
+		return;
 	}
-	if (!err)
-		err = find_node(g, ino, &n);
+	g = view_current(v);
+	err = find_node(g, ino, &n);
 	if (!err && n->kind != VIEW_FILE)
 		err = n->kind == VIEW_DIR ? EISDIR : EINVAL;
 	if (err)
@@ -301,12 +388,12 @@ static void view_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		err = -fd;
 		goto fail;
 	}
-	h = handle_new(view_of(req), g, n, fd); /* the request's reference moves to h */
+	h = handle_new(v, g, n, fd); /* the request's reference moves to h */
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 1;
 	fi->noflush = 1;
 	if (fuse_reply_open(req, fi) != 0)
-		handle_free(view_of(req), h); /* interrupted: no release will come */
+		handle_free(v, h); /* interrupted: no release will come */
 	return;
 fail:
 	fuse_reply_err(req, err);
@@ -347,17 +434,35 @@ static char *read_buf(size_t size)
 	return b ? b->data : NULL;
 }
 
-/* The one read path (kernel passthrough needs libfuse 3.17; it would go
- * here): pread into the thread's buffer, one copy to the kernel. */
+/* The copy path (passthrough, where there is one, never asks): with
+ * splice, the file's pages go into the thread's pipe and from there into
+ * the reply, one copy in all, made by the kernel; without (or a small
+ * read: libfuse would copy it into a buffer it mallocs), pread into the
+ * thread's buffer and one copy to the kernel. */
 static void reply_read(fuse_req_t req, int fd, size_t size, off_t off)
 {
-	char *buf = read_buf(size);
+	struct view *v = view_of(req); /* req is freed by the reply */
+	char *buf;
+
+	if (atomic_load(&v->splice) && size >= VIEW_SPLICE_MIN) {
+		struct fuse_bufvec b = FUSE_BUFVEC_INIT(size);
+
+		b.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		b.buf[0].fd = fd;
+		b.buf[0].pos = off;
+		if (fuse_reply_data(req, &b, 0) == 0) /* a read error is answered as one */
+			atomic_fetch_add(&v->served, size);
+		return;
+	}
+	buf = read_buf(size);
 	ssize_t n = buf ? fs_pread_full(fd, buf, size, off) : -ENOMEM;
 
-	if (n < 0)
+	if (n < 0) {
 		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
+		return;
+	}
+	if (fuse_reply_buf(req, buf, (size_t)n) == 0)
+		atomic_fetch_add(&v->served, (uint64_t)n);
 }
 
 /* An fd on the file ino, for one read: the file of the newest generation
@@ -387,7 +492,7 @@ static int open_for_read(struct view *v, fuse_ino_t ino, int *held)
 	}
 	if (fd == -ENOENT) {
 		/* gone since: deleted while the kernel held it, or just now */
-		fd = view_inodes_open_held(&v->inodes, ino, NULL);
+		fd = view_inodes_open_held(&v->inodes, ino, NULL, NULL);
 		*held = fd >= 0;
 		if (fd == -ENOENT)
 			fd = -ESTALE;
@@ -509,7 +614,11 @@ static void view_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void view_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	handle_free(view_of(req), handle_of(fi));
+	if (fi->fh & VIEW_FH_BACKING)
+		view_pt_release(view_of(req), req,
+				(struct view_backing *)(uintptr_t)(fi->fh & ~VIEW_FH_BACKING));
+	else if (handle_of(fi))
+		handle_free(view_of(req), handle_of(fi));
 	fuse_reply_err(req, 0);
 }
 
@@ -555,6 +664,15 @@ static void view_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	}
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(v, h);
+}
+
+/* True if small files are read from the page cache without asking: the
+ * kernel opens them itself (no-open), or opens them cached (passthrough
+ * mode); then pushing their content saves a read round trip each. */
+static int caches_small(struct view *v)
+{
+	return v->push_max > 0 &&
+	       (atomic_load(&v->no_open) || atomic_load(&v->mode) == VIEW_MODE_PASSTHROUGH);
 }
 
 static size_t add_dirent(fuse_req_t req, const struct view_gen *g, char *buf, size_t room,
@@ -650,13 +768,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	buf = xmalloc(size);
 	used = fill_dir(req, g, d, buf, size, off, plus, &first, &nkids);
-	if (plus && off == 0 && d->subroot && v->push_max > 0 && atomic_load(&v->no_open))
+	if (plus && off == 0 && d->subroot && caches_small(v))
 		view_prefetch_subtree(&v->prefetch, g, d); /* a copy of it begins */
 	if (plus) {
 		/* every file entry handed out is a lookup the kernel counts */
 		view_inodes_looked_up(
 		    &v->inodes, (const struct view_node *const *)d->dir.kids + first, nkids, 1);
-		if (used == 0 && v->push_max > 0 && atomic_load(&v->no_open))
+		if (used == 0 && caches_small(v))
 			/* the listing ends: the kernel has made the inodes */
 			view_prefetch_push(&v->prefetch, g, d);
 	}

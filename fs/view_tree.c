@@ -291,6 +291,13 @@ size_t view_dir_seek(const struct view_node *dir, uint64_t off)
 	return lo;
 }
 
+void view_gen_stat(const struct view_gen *g, const struct view_node *n, struct stat *st)
+{
+	view_node_stat(n, st);
+	if (n->kind == VIEW_FILE)
+		st->st_nlink = view_gen_links(g, n->ino);
+}
+
 void view_node_stat(const struct view_node *n, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -360,7 +367,7 @@ static int add_file(struct view_builder *b, struct view_pool *p, struct view_nod
 	n->file.real_ino = (ino_t)sx.stx_ino;
 	n->file.seq = ++b->seq;
 	n->a.mode = sx.stx_mode;
-	n->a.nlink = sx.stx_nlink;
+	n->a.nlink = 1; /* the generation counts the names (view_gen_stat) */
 	n->a.uid = sx.stx_uid;
 	n->a.gid = sx.stx_gid;
 	n->a.size = (int64_t)sx.stx_size;
@@ -368,9 +375,11 @@ static int add_file(struct view_builder *b, struct view_pool *p, struct view_nod
 	if (n->a.size > 0 && n->a.blocks == 0)
 		n->a.blocks = (n->a.size + 511) / 512; /* GNU tar --sparse would drop it */
 	n->a.blksize = sx.stx_blksize ? sx.stx_blksize : 4096;
-	n->a.atime = ts_of_statx(sx.stx_atime);
+	/* Frozen: a later snapshot's hard link (or a reader) moves the
+	 * underlying ctime (atime), and backup tools take a moved ctime for
+	 * changed content. The file's content is immutable since its mtime. */
 	n->a.mtime = ts_of_statx(sx.stx_mtime);
-	n->a.ctime = ts_of_statx(sx.stx_ctime);
+	n->a.atime = n->a.ctime = n->a.mtime;
 	/* identity of the underlying inode: birth time if the fs has one */
 	id = hash_u64(HASH_SEED, (uint64_t)dev);
 	id = hash_u64(id, sx.stx_ino);
@@ -758,6 +767,7 @@ static struct view_gen *gen_new(struct view_builder *b)
 
 /* ---- the inode index ---- */
 
+/* Indexes n; a file's every name counts one link. */
 static void index_insert(struct view_gen *g, struct view_node *n)
 {
 	size_t i = mix64(n->ino) & g->mask;
@@ -767,17 +777,21 @@ static void index_insert(struct view_gen *g, struct view_node *n)
 
 		if (!e) {
 			g->slots[i] = n;
+			g->links[i] = 1;
 			g->count++;
 			return;
 		}
 		if (e->ino != n->ino)
 			continue;
-		if (e == n)
+		if (e == n) {
+			g->links[i]++; /* a restore point's name for a snapshot's file */
 			return;
+		}
 		if (e->kind == VIEW_FILE && n->kind == VIEW_FILE && e->file.dev == n->file.dev &&
 		    e->file.real_ino == n->file.real_ino) {
 			if (n->file.seq > e->file.seq)
 				g->slots[i] = n; /* the freshest stat answers */
+			g->links[i]++;
 			return;
 		}
 		view_log("inode %llu: '%s' and '%s' collide; '%s' is hidden",
@@ -813,6 +827,7 @@ static void gen_index(struct view_gen *g)
 	while (cap < 2 * n)
 		cap *= 2;
 	g->slots = xcalloc(cap, sizeof(*g->slots));
+	g->links = xcalloc(cap, sizeof(*g->links));
 	g->mask = cap - 1;
 	tree_index(g, g->root);
 }
@@ -826,6 +841,20 @@ const struct view_node *view_gen_find(const struct view_gen *g, uint64_t ino)
 
 		if (!e || e->ino == ino)
 			return e;
+	}
+}
+
+uint32_t view_gen_links(const struct view_gen *g, uint64_t ino)
+{
+	size_t i = mix64(ino) & g->mask;
+
+	for (;; i = (i + 1) & g->mask) {
+		const struct view_node *e = g->slots[i];
+
+		if (!e)
+			return 0;
+		if (e->ino == ino)
+			return g->links[i];
 	}
 }
 
@@ -1021,6 +1050,7 @@ void view_gen_put(struct view_gen *g)
 		subtree_put(g->trees[i]);
 	free(g->trees);
 	free(g->slots);
+	free(g->links);
 	pool_release(&g->pool);
 	free(g);
 }
@@ -1096,7 +1126,8 @@ void view_gen_diff(const struct view_gen *old, const struct view_gen *nw,
 		    o->a.size != n->a.size || o->a.mtime.tv_sec != n->a.mtime.tv_sec ||
 		    o->a.mtime.tv_nsec != n->a.mtime.tv_nsec)
 			iv->inode(iv->arg, n->ino, 1);
-		else if (attr_differs(&o->a, &n->a))
+		else if (attr_differs(&o->a, &n->a) ||
+			 view_gen_links(old, n->ino) != view_gen_links(nw, n->ino))
 			iv->inode(iv->arg, n->ino, 0); /* nlink moved: attributes only */
 	}
 }

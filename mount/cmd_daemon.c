@@ -7,6 +7,7 @@
 #include "fsutil.h"
 #include "jtime.h"
 #include "snap.h"
+#include "view.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -149,6 +150,17 @@ int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbu
 			       d->mountpoint ? json_object_new_string(d->mountpoint)
 					     : json_object_new_null());
 	jtime_add_us(o, "started", d->started_us);
+	/* d->view is set before the first client is accepted and cleared
+	 * after the last one is gone (daemon.c's shut-down order) */
+	if (d->view) {
+		char why[256];
+		uint64_t served;
+		const char *path = view_read_path_now(d->view, why, sizeof(why), &served);
+
+		json_object_object_add(o, "read_path", json_object_new_string(path));
+		json_object_object_add(o, "read_reason", json_object_new_string(why));
+		json_object_object_add(o, "read_bytes", json_object_new_uint64(served));
+	}
 	json_object_object_add(o, "tables", json_object_new_int((int)store_table_count(d->store)));
 	json_object_object_add(o, "snapshots", json_object_new_int((int)snapshots_count(d->snaps)));
 	jtime_add(o, NULL, hlc_last(store_clock(d->store))); /* the clock: last time handed out */

@@ -117,8 +117,17 @@ int daemon_view_start(struct daemon *d, struct errbuf *e)
 	    .debug = getenv("SNAPFS_FUSE_DEBUG") != NULL,
 	    .hold_dir = holds,
 	    .push_max = VIEW_PUSH_MAX,
+	    .passthrough_min = VIEW_PUSH_MAX,
 	};
-	int rc = view_start(&d->view, &o, list_cb, d, e);
+	const char *rp = getenv("SNAPFS_READ_PATH");
+	int rc = view_read_path_parse(rp, &o.read_path);
+
+	if (rc) {
+		free(holds);
+		return err_set(e, rc,
+			       "SNAPFS_READ_PATH '%s': not auto, passthrough, splice or copy", rp);
+	}
+	rc = view_start(&d->view, &o, list_cb, d, e);
 
 	free(holds);
 	if (!rc) {

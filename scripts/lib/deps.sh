@@ -9,7 +9,8 @@
 #     scripts/lib/deps.sh ensure  build test     # install what is missing
 #
 # Groups: build (compile and link), run (serve the FUSE view), test (ctest:
-# unit and integration tests), bench (benchmarks). Packages that are
+# unit and integration tests), bench (benchmarks), chroot (the Debian
+# chroot of scripts/test --debian N). Packages that are
 # Essential on Debian (tar, coreutils) are listed anyway: they document what
 # the tests call, and checking them costs nothing.
 #
@@ -28,9 +29,13 @@ DEPS_RUN=(fuse3 rsync)
 # for the daemon's readiness (sd_notify); setfattr (attr) tries xattr
 # writes on the mount; fincore (util-linux-extra) sees what the page cache
 # holds; test_install renders the man page (man-db) and checks the unit
-# (systemd-analyze, in systemd).
-DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat attr util-linux-extra man-db systemd)
+# (systemd-analyze, in systemd); restic and borg back up the mount
+# incrementally (test_mount_incremental).
+DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat attr util-linux-extra man-db systemd
+	restic borgbackup)
 DEPS_BENCH=(bindfs)
+# scripts/test --debian N: make the other release's chroot.
+DEPS_CHROOT=(debootstrap)
 
 # deps_select GROUP... — set DEPS_SELECTED to the packages of GROUPs, in
 # order, without repeats. Returns 1 (and says so) on an unknown group.
@@ -45,8 +50,9 @@ deps_select() {
 		run) pkgs+=("${DEPS_RUN[@]}") ;;
 		test) pkgs+=("${DEPS_TEST[@]}") ;;
 		bench) pkgs+=("${DEPS_BENCH[@]}") ;;
+		chroot) pkgs+=("${DEPS_CHROOT[@]}") ;;
 		*)
-			echo "deps: unknown group '$group' (build, run, test, bench)" >&2
+			echo "deps: unknown group '$group' (build, run, test, bench, chroot)" >&2
 			return 1
 			;;
 		esac
@@ -121,7 +127,7 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 		;;
 	ensure) deps_ensure "$@" ;;
 	*)
-		echo "usage: $0 list|missing|ensure GROUP... (build, run, test, bench)" >&2
+		echo "usage: $0 list|missing|ensure GROUP... (build, run, test, bench, chroot)" >&2
 		exit 1
 		;;
 	esac

@@ -135,26 +135,28 @@ static const char *detail(const char *err)
  * where it names what is wrong and nothing better can be said (corruption,
  * I/O errors), after its status prefix.
  */
+/* A read older than the history kept (low: the mark, 0 if unknown). */
+static int history_refused(struct errbuf *e, uint64_t low)
+{
+	char when[40];
+
+	if (!low)
+		return err_set(e, -ERANGE, "time before the history kept");
+	hlc_format_rfc3339(hlc_physical_us(low), 1, when, sizeof(when));
+	return err_set(e, -ERANGE,
+		       "time before the history kept: the earliest readable time is %s (hybrid "
+		       "time %" PRIu64 ")",
+		       when, low);
+}
+
 int tablet_rocksdb_error(char *err, struct errbuf *e, const char *what, const char *subject)
 {
-	uint64_t low;
 	int rc;
 
 	if (strstr(err, "No space left")) {
 		rc = err_set(e, -ENOSPC, "%s '%s': no space left on device", what, subject);
 	} else if (strstr(err, "full_history_ts_low")) {
-		char when[40];
-
-		/* a read older than the history kept */
-		low = history_low_in(err);
-		hlc_format_rfc3339(hlc_physical_us(low), 1, when, sizeof(when));
-		if (low)
-			rc = err_set(e, -ERANGE,
-				     "time before the history kept: the earliest readable time is "
-				     "%s (hybrid time %" PRIu64 ")",
-				     when, low);
-		else
-			rc = err_set(e, -ERANGE, "time before the history kept");
+		rc = history_refused(e, history_low_in(err));
 	} else if (!strncmp(err, "Corruption", 10)) {
 		rc = err_set(e, -EBADMSG, "%s '%s': corrupt: %s", what, subject, detail(err));
 	} else if (!strncmp(err, "NotFound", 8) || strstr(err, "does not exist")) {
@@ -199,6 +201,8 @@ static void forget(struct tablet *t)
 	memset(t, 0, sizeof(*t));
 }
 
+static int history_low(struct tablet *t, uint64_t *low, struct errbuf *e);
+
 int tablet_open(struct tablet *t, const char *path, int create, int readonly, struct errbuf *e)
 {
 	const char *names[1] = {"default"};
@@ -239,6 +243,12 @@ int tablet_open(struct tablet *t, const char *path, int create, int readonly, st
 	}
 	t->cf = handles[0];
 	t->wo = rocksdb_writeoptions_create();
+	if (!readonly) {
+		uint64_t low = 0;
+
+		if (history_low(t, &low, NULL) == 0)
+			atomic_store(&t->history_low, low);
+	}
 	return 0;
 }
 
@@ -301,8 +311,12 @@ int tablet_get(struct tablet *t, const void *key, size_t klen, uint64_t ts, char
 	       size_t *vlen, struct errbuf *e)
 {
 	char tsb[TABLET_TS_SIZE], *err = NULL, *v;
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	uint64_t low = atomic_load(&t->history_low);
+	rocksdb_readoptions_t *ro;
 
+	if (ts < low)
+		return history_refused(e, low);
+	ro = rocksdb_readoptions_create();
 	tablet_encode_ts(ts, tsb);
 	rocksdb_readoptions_set_timestamp(ro, tsb, sizeof(tsb));
 	v = rocksdb_get_cf(t->db, ro, t->cf, key, klen, vlen, &err);
@@ -346,7 +360,12 @@ int tablet_set_history_low(struct tablet *t, uint64_t ts, struct errbuf *e)
 
 	tablet_encode_ts(ts, tsb);
 	rocksdb_increase_full_history_ts_low(t->db, t->cf, tsb, sizeof(tsb), &err);
-	return err ? tablet_rocksdb_error(err, e, "history low mark of tablet", t->path) : 0;
+	if (err)
+		return tablet_rocksdb_error(err, e, "history low mark of tablet", t->path);
+	for (uint64_t cur = atomic_load(&t->history_low);
+	     cur < ts && !atomic_compare_exchange_weak(&t->history_low, &cur, ts);)
+		;
+	return 0;
 }
 
 static int starts_with(const char *k, size_t klen, const void *prefix, size_t plen)
@@ -365,11 +384,19 @@ int tablets_scan_from(struct tablet *const *tabs, unsigned n, const void *prefix
 		      void *arg, struct errbuf *e)
 {
 	char tsb[TABLET_TS_SIZE];
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-	rocksdb_iterator_t **its = xcalloc(n, sizeof(*its));
+	rocksdb_readoptions_t *ro;
+	rocksdb_iterator_t **its;
 	uint64_t emitted = 0;
 	int rc = 0;
 
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t low = atomic_load(&tabs[i]->history_low);
+
+		if (ts < low)
+			return history_refused(e, low);
+	}
+	ro = rocksdb_readoptions_create();
+	its = xcalloc(n, sizeof(*its));
 	tablet_encode_ts(ts, tsb);
 	rocksdb_readoptions_set_timestamp(ro, tsb, sizeof(tsb));
 	for (unsigned i = 0; i < n; i++) {

@@ -13,6 +13,7 @@
 #ifndef SNAPFS_TABLET_H
 #define SNAPFS_TABLET_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,12 @@ struct tablet {
 	rocksdb_column_family_handle_t *cf;
 	rocksdb_writeoptions_t *wo;
 	char *logdir; /* read-only opens: a private temp dir for RocksDB's LOG */
+	/* The full_history_ts_low mark as this handle set it (read-write
+	 * opens): reads below it are refused here, not left to RocksDB, whose
+	 * 9.x check compares with the mark of its current superversion only,
+	 * which moves at the next flush or compaction (a read before the
+	 * history kept returned whatever was left until then). */
+	_Atomic uint64_t history_low;
 };
 
 /* The shared comparator (created once, never freed). */

@@ -68,7 +68,8 @@ for t in "$MNT/snapshots/$A"/demo/*/tablet-* "$MNT/snapshots/$B"/demo/*/tablet-*
 		nf=$n/$(basename "$f")
 		expect_eq "$(stat -c '%s %y %f %i' "$f")" "$(stat -c '%s %y %f %i' "$nf")" "attributes of $f"
 		cmp -s "$f" "$nf" || fail "content of $f differs from $nf"
-		(($(stat -c %b "$f") > 0)) || fail "$f reports 0 blocks"
+		# (RocksDB 9.10 checkpoints hold an empty WAL: 0 blocks is right there)
+		(($(stat -c %s "$f") == 0 || $(stat -c %b "$f") > 0)) || fail "$f reports 0 blocks"
 		nfiles=$((nfiles + 1))
 	done
 done
@@ -113,20 +114,24 @@ expect_eq "$(find "$MNT/snapshots/$A" "$MNT/snapshots/$B" -type f -printf '%i\n'
 	"one inode number, one size and mtime"
 
 # ---- find, du, ls -lR ----
+# what du -b counts for a directory (4096 on Debian 12; Debian 13's
+# coreutils counts none): the mount's directories report 4096 bytes
+mkdir "$T/emptydir"
+dirsize=$(($(du -sb "$T/emptydir" | cut -f1) ? 4096 : 0))
 for s in "$A" "$B"; do
 	want=$( (cut -c67- "$DATA/snapshots/$s/SHA256SUMS" && echo SHA256SUMS) | sort)
 	got=$(cd "$MNT/snapshots/$s" && find . -type f | sed 's|^\./||' | sort)
 	expect_eq "$got" "$want" "find -type f in $s against SHA256SUMS"
 	bytes=$(find "$MNT/snapshots/$s" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
 	expect_eq "$(du -sb "$MNT/snapshots/$s" | cut -f1)" \
-		"$((bytes + 4096 * $(find "$MNT/snapshots/$s" -type d | wc -l)))" "du -sb of $s"
+		"$((bytes + dirsize * $(find "$MNT/snapshots/$s" -type d | wc -l)))" "du -sb of $s"
 	(($(du -sk "$MNT/snapshots/$s" | cut -f1) * 1024 >= bytes)) || fail "du -sk of $s is below its bytes"
 done
 expect_eq "$(find "$MNT" -type l | sort)" "$(printf '%s\n' "$MNT/snapshots/latest" \
 	"$MNT/tables/demo/items/$A" "$MNT/tables/demo/items/$B" "$MNT/tables/demo/small/$A" | sort)" "find -type l"
 # a shared SST counts once, as it does natively (+ snapshots/ and latest)
 expect_eq "$(du -sb "$MNT/snapshots" | cut -f1)" \
-	"$(du -sb "$MNT/snapshots/$A" "$MNT/snapshots/$B" | awk '{ s += $1 } END { print s + 4096 + 32 }')" "du -sb of snapshots/"
+	"$(du -sb "$MNT/snapshots/$A" "$MNT/snapshots/$B" | awk -v d="$dirsize" '{ s += $1 } END { print s + d + 32 }')" "du -sb of snapshots/"
 find -L "$MNT/tables" -type f >"$T/find-L" 2>"$T/find-L.err" || fail "find -L tables/: $(head -3 "$T/find-L.err")"
 expect_eq "$(wc -l <"$T/find-L")" "$(find "$MNT/snapshots/$A" "$MNT/snapshots/$B" "$MNT/snapshots/$A" -type f | wc -l)" \
 	"files under tables/ followed"
