@@ -230,8 +230,9 @@ static void conn_read(struct clients *c, struct conn *k, int64_t now)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* The poller's connection idle the longest (frames under way last), or
- * NULL when every one is inside a request. Under lock. */
+/* The slot of the poller's connection idle the longest (one without a
+ * frame under way first), or -1 when every one is inside a request. Under
+ * lock. */
 static int oldest_reading_locked(struct clients *c)
 {
 	int best = -1;
