@@ -91,7 +91,8 @@ static int run_path(const char *path, size_t *count)
 		sprintf(names[n++], "%s/%s", path, de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str); /* the same order on every run */
+	if (n) /* the same order on every run (qsort of NULL is undefined) */
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		rc |= run_path(names[i], count);
 		free(names[i]);
