@@ -216,6 +216,25 @@ int srv_del(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *
 	return rc;
 }
 
+/* A read at a time in the future is outside the history (exit 3): what it
+ * would return could still change. The future starts after the later of
+ * the wall clock and the last time handed out (a restore may have raised
+ * the clock past the wall clock). */
+static int check_not_future(struct daemon *d, uint64_t at, struct errbuf *e)
+{
+	uint64_t now = hlc_from_us(hlc_wall_us()) | ((1u << HLC_LOGICAL_BITS) - 1);
+	char when[48], nows[48];
+
+	if (hlc_last(store_clock(d->store)) > now)
+		now = hlc_last(store_clock(d->store));
+	if (at <= now)
+		return 0;
+	hlc_format_rfc3339(hlc_physical_us(at), 1, when, sizeof(when));
+	hlc_format_rfc3339(hlc_physical_us(now), 1, nows, sizeof(nows));
+	return err_set(e, -ERANGE, "time '%s': in the future, outside the history kept (now is %s)",
+		       when, nows);
+}
+
 /* at: 0 = now; or the "at" argument; or the snapshot id in *snap
  * (malloc'ed), resolved from what the user typed ("latest" is the newest
  * COMPLETE snapshot of table's keyspace). */
@@ -238,6 +257,8 @@ static int read_time(struct daemon *d, const struct ctl_msg *req, const char *ta
 				  store_split_name(table, ks, name, NULL) ? NULL : ks, *snap, e);
 	}
 	free(arg);
+	if (!rc && *at)
+		rc = check_not_future(d, *at, e);
 	return rc;
 }
 

@@ -2,6 +2,14 @@
  * ctl_proto: framing of the control protocol (see ctl_proto.h). Everything
  * read from a socket is untrusted: lengths are checked against the frame
  * before use, and one bad frame costs only its own connection.
+ *
+ * Receiving is split in two. The reader (ctl_reader_*) only cuts the
+ * stream into frames: it takes the bytes that arrive, in any pieces, and
+ * its buffer grows with them (CTL_READ_CHUNK first, then doubling up to the
+ * announced length), so a peer that announces 16 MiB and sends 10 bytes
+ * costs 4 KiB, not 16 MiB. The decoder (ctl_decode) is a pure function of
+ * one whole frame's bytes: the fuzz target tests/fuzz/fuzz_ctl_proto.c
+ * drives both through the same entry points as the daemon.
  */
 #include "ctl_proto.h"
 
@@ -94,12 +102,12 @@ int ctl_getu64(const struct ctl_msg *m, const char *name, uint64_t *v)
 	return 0;
 }
 
-static int io_full(int fd, void *buf, size_t len, int writing)
+static int send_full(int fd, void *buf, size_t len, int flags)
 {
 	char *p = buf;
 
 	while (len) {
-		ssize_t n = writing ? send(fd, p, len, MSG_NOSIGNAL) : read(fd, p, len);
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | flags);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -114,6 +122,11 @@ static int io_full(int fd, void *buf, size_t len, int writing)
 }
 
 int ctl_send(int fd, const struct ctl_msg *m)
+{
+	return ctl_send_flags(fd, m, 0);
+}
+
+int ctl_send_flags(int fd, const struct ctl_msg *m, int flags)
 {
 	size_t total = 4;
 	char *buf, *p;
@@ -146,34 +159,24 @@ int ctl_send(int fd, const struct ctl_msg *m)
 			memcpy(p, m->f[i].val, m->f[i].len);
 		p += m->f[i].len;
 	}
-	rc = io_full(fd, buf, 4 + total, 1);
+	rc = send_full(fd, buf, 4 + total, flags);
 	free(buf);
 	return rc;
 }
 
-int ctl_recv(int fd, struct ctl_msg *m)
+int ctl_decode(char *buf, uint32_t total, struct ctl_msg *m)
 {
-	uint32_t be, total, off;
+	uint32_t be, off;
 	unsigned n;
-	int rc;
 
 	ctl_msg_release(m);
-	rc = io_full(fd, &be, 4, 0);
-	if (rc)
-		return rc;
-	total = ntohl(be);
-	if (total > CTL_MAX_FRAME)
-		return -EMSGSIZE;
+	m->buf = buf;
 	if (total < 4)
 		return -EBADMSG;
-	m->buf = xmalloc(total);
-	rc = io_full(fd, m->buf, total, 0);
-	if (rc)
-		return rc == -EPIPE ? -EBADMSG : rc;
-	if ((uint8_t)m->buf[0] != CTL_VERSION)
+	if ((uint8_t)buf[0] != CTL_VERSION)
 		return -EPROTO;
-	m->type = (uint8_t)m->buf[1];
-	n = (unsigned)((uint8_t)m->buf[2] << 8 | (uint8_t)m->buf[3]);
+	m->type = (uint8_t)buf[1];
+	n = (unsigned)((uint8_t)buf[2] << 8 | (uint8_t)buf[3]);
 	if (n > CTL_MAX_FIELDS)
 		return -EBADMSG;
 	off = 4;
@@ -181,20 +184,22 @@ int ctl_recv(int fd, struct ctl_msg *m)
 		uint8_t nl;
 		uint32_t vl;
 
-		if (off + 1 > total)
+		if (total - off < 1)
 			return -EBADMSG;
-		nl = (uint8_t)m->buf[off++];
-		if (nl == 0 || nl >= sizeof(m->f[0].name) || off + nl + 4 > total)
+		nl = (uint8_t)buf[off++];
+		if (nl == 0 || nl >= sizeof(m->f[0].name) || total - off < (uint32_t)nl + 4)
 			return -EBADMSG;
-		memcpy(m->f[i].name, m->buf + off, nl);
+		memcpy(m->f[i].name, buf + off, nl);
 		m->f[i].name[nl] = '\0';
+		if (memchr(m->f[i].name, '\0', nl))
+			return -EBADMSG; /* a name with a NUL would shadow another */
 		off += nl;
-		memcpy(&be, m->buf + off, 4);
+		memcpy(&be, buf + off, 4);
 		off += 4;
 		vl = ntohl(be);
 		if (vl > total - off)
 			return -EBADMSG;
-		m->f[i].val = m->buf + off;
+		m->f[i].val = buf + off;
 		m->f[i].len = vl;
 		off += vl;
 	}
@@ -202,6 +207,100 @@ int ctl_recv(int fd, struct ctl_msg *m)
 		return -EBADMSG;
 	m->n = n;
 	return 0;
+}
+
+/* ---- the incremental reader ---- */
+
+void ctl_reader_init(struct ctl_reader *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+void ctl_reader_release(struct ctl_reader *r)
+{
+	free(r->buf);
+	ctl_reader_init(r);
+}
+
+void ctl_reader_space(struct ctl_reader *r, char **p, size_t *len)
+{
+	if (r->got < 4) {
+		*p = r->hdr + r->got;
+		*len = 4 - r->got;
+		return;
+	}
+	if (r->got - 4 == r->cap) {
+		/* full: grow with what arrived, never to more than announced */
+		uint32_t want = r->total - r->cap < r->cap ? r->total : r->cap * 2;
+
+		r->buf = xrealloc(r->buf, want);
+		r->cap = want;
+	}
+	*p = r->buf + (r->got - 4);
+	*len = r->cap - (r->got - 4);
+}
+
+int ctl_reader_advance(struct ctl_reader *r, size_t n, struct ctl_msg *m)
+{
+	char *buf;
+	uint32_t total;
+
+	r->got += (uint32_t)n;
+	if (r->got < 4)
+		return -EAGAIN;
+	if (r->got == 4 && n) {
+		uint32_t be;
+
+		memcpy(&be, r->hdr, 4);
+		r->total = ntohl(be);
+		if (r->total > CTL_MAX_FRAME)
+			return -EMSGSIZE;
+		if (r->total < 4)
+			return -EBADMSG;
+		r->cap = r->total < CTL_READ_CHUNK ? r->total : CTL_READ_CHUNK;
+		r->buf = xmalloc(r->cap);
+	}
+	if (r->got - 4 < r->total)
+		return -EAGAIN;
+	buf = r->buf;
+	total = r->total;
+	r->buf = NULL;
+	ctl_reader_init(r);
+	return ctl_decode(buf, total, m);
+}
+
+int ctl_reader_read(struct ctl_reader *r, int fd, int flags, struct ctl_msg *m)
+{
+	for (;;) {
+		char *p;
+		size_t len;
+		ssize_t n;
+		int rc;
+
+		ctl_reader_space(r, &p, &len);
+		n = recv(fd, p, len, flags);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		if (n == 0)
+			return r->got ? -EBADMSG : -EPIPE;
+		rc = ctl_reader_advance(r, (size_t)n, m);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+}
+
+int ctl_recv(int fd, struct ctl_msg *m)
+{
+	struct ctl_reader r;
+	int rc;
+
+	ctl_msg_release(m);
+	ctl_reader_init(&r);
+	rc = ctl_reader_read(&r, fd, 0, m);
+	ctl_reader_release(&r);
+	return rc;
 }
 
 char *ctl_socket_path(const char *data)

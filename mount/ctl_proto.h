@@ -60,9 +60,47 @@ char *ctl_dup(const struct ctl_msg *m, const char *name);
 int ctl_getu64(const struct ctl_msg *m, const char *name, uint64_t *v);
 
 int ctl_send(int fd, const struct ctl_msg *m);
-/* Receives one frame: 0, -EPIPE on a clean end of stream, -EBADMSG on a
- * malformed frame (wrong version, bad field lengths), -EMSGSIZE oversized. */
+/* The same with send() flags added (MSG_DONTWAIT: never block; -EAGAIN). */
+int ctl_send_flags(int fd, const struct ctl_msg *m, int flags);
+/* Receives one frame, blocking: 0, -EPIPE on a clean end of stream,
+ * -EBADMSG on a malformed or cut-off frame (bad field lengths), -EPROTO on
+ * another version, -EMSGSIZE oversized, or a read's -errno. */
 int ctl_recv(int fd, struct ctl_msg *m);
+
+/* Decodes one frame's body (what follows the length) of total bytes. m
+ * takes buf (malloc'ed) in every case and frees it in ctl_msg_release.
+ * 0, -EBADMSG, or -EPROTO. Pure: no I/O. */
+int ctl_decode(char *buf, uint32_t total, struct ctl_msg *m);
+
+/* An incremental frame reader, for a daemon that must not block on a peer
+ * and must not trust an announced length: the buffer grows with the bytes
+ * that arrive, never past the announced length. */
+#define CTL_READ_CHUNK 4096u
+struct ctl_reader {
+	char hdr[4];
+	uint32_t got;	/* bytes of the current frame in, length included */
+	uint32_t total; /* the body length announced (once got >= 4) */
+	uint32_t cap;	/* bytes allocated at buf */
+	char *buf;	/* the body so far */
+};
+
+void ctl_reader_init(struct ctl_reader *r);
+void ctl_reader_release(struct ctl_reader *r);
+/* Where the next bytes go, and at most how many (never past this frame). */
+void ctl_reader_space(struct ctl_reader *r, char **p, size_t *len);
+/* n bytes were written there: 0 with a whole frame decoded into m (the
+ * reader is then empty again), -EAGAIN for more, or the frame's error
+ * (-EMSGSIZE, -EBADMSG, -EPROTO; the connection is then unusable). */
+int ctl_reader_advance(struct ctl_reader *r, size_t n, struct ctl_msg *m);
+/* A frame has started arriving (a byte of it is in). */
+static inline int ctl_reader_started(const struct ctl_reader *r)
+{
+	return r->got > 0;
+}
+/* recv()s from fd with flags (MSG_DONTWAIT: what is there) until a frame is
+ * whole: as ctl_reader_advance, or -EAGAIN (nothing more yet), -EPIPE (end
+ * of stream between frames), -EBADMSG (end of stream inside one), -errno. */
+int ctl_reader_read(struct ctl_reader *r, int fd, int flags, struct ctl_msg *m);
 
 /* Path of the control socket of DATA (malloc'ed). */
 char *ctl_socket_path(const char *data);

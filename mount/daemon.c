@@ -9,9 +9,11 @@
  * store, repair what a crash left (snapshots module), listen on
  * DATA/snapfs.sock (0600), mount the view, report ready.
  *
- * Clients: one thread per connection (at most MAX_CLIENTS), each reading
- * requests until the peer closes. A malformed frame closes that connection
- * after an error reply; nothing a client sends reaches beyond its thread.
+ * Clients: the accept loop hands each connection to clients.c (one poller
+ * thread reading requests as they arrive, a worker thread per request
+ * running, bounded, with deadlines); daemon_dispatch runs one request. A
+ * malformed frame closes that connection after an error reply; nothing a
+ * client sends reaches beyond its own connection.
  *
  * Logs: detached, stdout and stderr are DATA/snapfs.log (O_APPEND, so a
  * copytruncate rotation works too); SIGHUP reopens it by name, so after a
@@ -58,8 +60,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-#define MAX_CLIENTS 128
 
 void daemon_request_stop(struct daemon *d)
 {
@@ -150,13 +150,7 @@ const struct srv_verb srv_verbs[] = {
     {NULL, NULL},
 };
 
-/* ---- clients ---- */
-
-struct client {
-	struct daemon *d;
-	int fd;
-	int slot;
-};
+/* ---- requests ---- */
 
 static int send_end(int fd, int rc, const char *msg)
 {
@@ -171,7 +165,7 @@ static int send_end(int fd, int rc, const char *msg)
 	return ctl_send(fd, &m);
 }
 
-static int dispatch(struct daemon *d, const struct ctl_msg *req, int fd)
+int daemon_dispatch(struct daemon *d, const struct ctl_msg *req, int fd)
 {
 	struct errbuf e = {{0}};
 	char *verb = NULL;
@@ -205,89 +199,12 @@ out:
 	return rc;
 }
 
-static void *client_main(void *arg)
-{
-	struct client *c = arg;
-	struct ctl_msg req;
-	int rc;
-
-	ctl_msg_init(&req, 0);
-	for (;;) {
-		rc = ctl_recv(c->fd, &req);
-		if (rc == -EPIPE || rc == -ECONNRESET)
-			break;
-		if (rc) {
-			const char *why = rc == -EMSGSIZE ? "frame too large"
-					  : rc == -EPROTO ? "unsupported protocol version"
-							  : "malformed frame";
-
-			send_end(c->fd, -EINVAL, why);
-			break;
-		}
-		if (dispatch(c->d, &req, c->fd))
-			break;
-	}
-	ctl_msg_release(&req);
-	pthread_mutex_lock(&c->d->clients_lock);
-	c->d->client_fds[c->slot] = -1;
-	c->d->nclients--;
-	pthread_cond_broadcast(&c->d->clients_cond);
-	pthread_mutex_unlock(&c->d->clients_lock);
-	close(c->fd);
-	free(c);
-	return NULL;
-}
-
 static void accept_client(struct daemon *d, int lfd)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	struct client *c;
-	pthread_t th;
-	pthread_attr_t attr;
-	int slot = -1;
 
-	if (fd < 0)
-		return;
-	pthread_mutex_lock(&d->clients_lock);
-	for (int i = 0; i < MAX_CLIENTS && slot < 0; i++)
-		if (d->client_fds[i] < 0)
-			slot = i;
-	if (slot >= 0) {
-		d->client_fds[slot] = fd;
-		d->nclients++;
-	}
-	pthread_mutex_unlock(&d->clients_lock);
-	if (slot < 0) {
-		send_end(fd, -EBUSY, "daemon: too many clients, try again");
-		close(fd);
-		return;
-	}
-	c = xcalloc(1, sizeof(*c));
-	c->d = d;
-	c->fd = fd;
-	c->slot = slot;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &attr, client_main, c)) {
-		pthread_mutex_lock(&d->clients_lock);
-		d->client_fds[slot] = -1;
-		d->nclients--;
-		pthread_mutex_unlock(&d->clients_lock);
-		close(fd);
-		free(c);
-	}
-	pthread_attr_destroy(&attr);
-}
-
-static void close_clients(struct daemon *d)
-{
-	pthread_mutex_lock(&d->clients_lock);
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (d->client_fds[i] >= 0)
-			shutdown(d->client_fds[i], SHUT_RDWR);
-	while (d->nclients)
-		pthread_cond_wait(&d->clients_cond, &d->clients_lock);
-	pthread_mutex_unlock(&d->clients_lock);
+	if (fd >= 0)
+		clients_add(d->clients, fd);
 }
 
 /* ---- start-up ---- */
@@ -509,8 +426,8 @@ static void serve_loop(struct daemon *d, int lfd, int sfd)
 /* Steps 2 to 5 of the shut-down order (see the top of this file). */
 static void shut_down(struct daemon *d)
 {
-	close_clients(d);
-	assert(d->nclients == 0);
+	clients_stop(d->clients); /* every request finished */
+	d->clients = NULL;
 	schedules_stop(d->sched);
 	daemon_view_stop(d);
 	assert(!d->view);
@@ -539,10 +456,6 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 	d.mountpoint = mountpoint ? xstrdup(mountpoint) : NULL;
 	d.allow_other = allow_other;
 	d.wake[0] = d.wake[1] = -1;
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		d.client_fds[i] = -1;
-	pthread_mutex_init(&d.clients_lock, NULL);
-	pthread_cond_init(&d.clients_cond, NULL);
 
 	if (stat(data, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		rc = err_set(&e, -ENOENT, "data directory '%s': not found (run 'snapfs init')",
@@ -585,6 +498,8 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 	if (rc)
 		goto out;
 	rc = listen_socket(data, &lfd, &e);
+	if (!rc)
+		rc = clients_start(&d, &d.clients, &e);
 	if (rc)
 		goto out;
 	daemon_view_clear_holds(&d);
@@ -628,8 +543,6 @@ out:
 	}
 	if (lockfd >= 0)
 		close(lockfd); /* releases the flock last: stop waits on it */
-	pthread_mutex_destroy(&d.clients_lock);
-	pthread_cond_destroy(&d.clients_cond);
 	free(d.data);
 	free(d.mountpoint);
 	free(sock);

@@ -36,10 +36,7 @@ struct daemon {
 	struct view *view;	 /* NULL without --mount */
 	int wake[2];		 /* a byte here asks the accept loop to stop */
 	int64_t started_us;
-	pthread_mutex_t clients_lock;
-	pthread_cond_t clients_cond;
-	unsigned nclients;   /* protected by clients_lock */
-	int client_fds[128]; /* protected by clients_lock; -1 = free */
+	struct clients *clients; /* the control connections (clients.c) */
 };
 
 /* Tells systemd about the daemon (sd_notify: "READY=1", "STOPPING=1")
@@ -51,6 +48,24 @@ void daemon_request_stop(struct daemon *d);
 
 /* Runs `serve`: returns the process exit code. */
 int daemon_serve(const char *data, const char *mountpoint, int foreground, int allow_other);
+
+/* Runs one request and sends its closing CTL_END frame: 0, or the send's
+ * error (the connection is then done). */
+int daemon_dispatch(struct daemon *d, const struct ctl_msg *req, int fd);
+
+/* The control connections (clients.c): one poller thread reads requests,
+ * workers run them. Limits, documented in README: */
+#define CLIENTS_MAX 256	      /* connections open at once; the idlest gives way */
+#define CLIENTS_WORKERS 128   /* requests running at once ... */
+#define CLIENTS_RESERVED 4    /* ... and these more for status and stop */
+#define CLIENTS_FRAME_MS 5000 /* a frame, from its first byte to its last */
+#define CLIENTS_IDLE_MS 60000 /* a connection between requests */
+struct clients;
+int clients_start(struct daemon *d, struct clients **out, struct errbuf *e);
+/* Takes an accepted connection (closes it with an error reply if full). */
+void clients_add(struct clients *c, int fd);
+/* Closes every connection, waits for the requests running, frees c. */
+void clients_stop(struct clients *c);
 
 /* Handler of one verb inside the daemon: returns 0 or a negative errno
  * with a message in e; the dispatcher sends the closing CTL_END frame. */

@@ -10,9 +10,9 @@
 #
 # Groups: build (compile and link), run (serve the FUSE view), test (ctest:
 # unit and integration tests), bench (benchmarks), chroot (the Debian
-# chroot of scripts/test --debian N). Packages that are
-# Essential on Debian (tar, coreutils) are listed anyway: they document what
-# the tests call, and checking them costs nothing.
+# chroot of scripts/test --debian N), fuzz (scripts/fuzz). Packages that
+# are Essential on Debian (tar, coreutils) are listed anyway: they document
+# what the tests call, and checking them costs nothing.
 #
 # The fast path is one `dpkg-query` per package and no network. Only when
 # something is missing: `apt-get update` once, then one `apt-get install`.
@@ -36,6 +36,9 @@ DEPS_TEST=(fuse3 rsync tar coreutils rocksdb-tools jq socat attr util-linux-extr
 DEPS_BENCH=(bindfs)
 # scripts/test --debian N: make the other release's chroot.
 DEPS_CHROOT=(debootstrap)
+# scripts/fuzz: clang and its libFuzzer/sanitizer runtimes (Debian's default
+# version: clang-14 and libclang-rt-14-dev on Debian 12).
+DEPS_FUZZ=(clang libclang-rt-dev)
 
 # deps_select GROUP... — set DEPS_SELECTED to the packages of GROUPs, in
 # order, without repeats. Returns 1 (and says so) on an unknown group.
@@ -51,8 +54,9 @@ deps_select() {
 		test) pkgs+=("${DEPS_TEST[@]}") ;;
 		bench) pkgs+=("${DEPS_BENCH[@]}") ;;
 		chroot) pkgs+=("${DEPS_CHROOT[@]}") ;;
+		fuzz) pkgs+=("${DEPS_FUZZ[@]}") ;;
 		*)
-			echo "deps: unknown group '$group' (build, run, test, bench, chroot)" >&2
+			echo "deps: unknown group '$group' (build, run, test, bench, chroot, fuzz)" >&2
 			return 1
 			;;
 		esac

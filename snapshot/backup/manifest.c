@@ -11,7 +11,8 @@
  * build a path. Errors name the field as a JSON path:
  *   SNAPSHOT.json: tables[0].tablets[2].partition: not contiguous
  *
- * Invariants of a parsed manifest (what callers may rely on): ids are 32
+ * Invariants of a parsed manifest (what callers may rely on): the hybrid
+ * time's physical part is exactly wall_time (one cut, two spellings); ids are 32
  * lowercase hex digits; keyspace and table names are [A-Za-z0-9_-]{1,64};
  * table ids, table names and tablet ids are unique; each table's tablets
  * are sorted and cover [0, 65536) without gap or overlap; file names are
@@ -672,6 +673,15 @@ static int parse_header(json_object *root, struct manifest *m, struct errbuf *e)
 		return bad(e, "wall_time",
 			   "not an RFC 3339 UTC time with microseconds "
 			   "(2026-11-23T10:00:00.123456Z)");
+	/* one cut, said twice: snapfs writes wall_time as the hybrid time's
+	 * microseconds, so a cut edited in one place only is caught here */
+	if (hlc_physical_us(m->hybrid_time) != m->wall_us) {
+		char phys[48];
+
+		hlc_format_rfc3339(hlc_physical_us(m->hybrid_time), 1, phys, sizeof(phys));
+		return bad(e, "hybrid_time", "%llu does not agree with wall_time '%s' (it is %s)",
+			   (unsigned long long)m->hybrid_time, wall, phys);
+	}
 	return get_name(root, "", "keyspace", &m->keyspace, e);
 }
 

@@ -117,7 +117,8 @@ void sums_free(struct sums_entry *ents, size_t n);
  * SHA256SUMS parses; every listed file exists as a regular file inside the
  * tree with the right digest (hashed on all cores); no file unlisted; no
  * symlink, device, fifo or socket anywhere; SNAPSHOT.json parses, and its
- * tablets' file lists and sizes match the files present. On success fills
+ * tablets' file lists and sizes match the files present. (The cut against
+ * the local clock is manifest_check_cut's, which a restore adds.) On success fills
  * *m (if m is not NULL). On failure returns -EBADMSG (or -ENOENT for a
  * missing file) with a message naming the file at fault, relative to root.
  */
@@ -147,5 +148,26 @@ void verify_report_release(struct verify_report *r);
  * is good. */
 int manifest_verify_tree_report(const char *root, struct manifest *m, struct verify_report *r,
 				struct errbuf *e);
+
+/*
+ * The cut against this machine's clock. Restoring a backup raises the
+ * store's hybrid clock above the cut and above every version restored, so a
+ * cut far ahead (a backup from a machine whose clock ran ahead, or a
+ * tampered one) would move every later write there. Refused, -EBADMSG
+ * naming what: a hybrid time more than MANIFEST_CUT_AHEAD_US ahead of now_us
+ * unless allow_future; and always one above HLC_RAISE_MAX, which the clock
+ * cannot be raised to. what names the field for the message, e.g.
+ * "SNAPSHOT.json: hybrid_time" or "tablet 'ks/t/tablet-<id>': newest version".
+ */
+#define MANIFEST_CUT_AHEAD_US (5 * 60 * 1000000LL) /* 5 minutes */
+#define MANIFEST_ALLOW_FUTURE_ENV "SNAPFS_ALLOW_FUTURE_CUT"
+int manifest_check_time(const char *what, uint64_t ht, int64_t now_us, int allow_future,
+			struct errbuf *e);
+/* manifest_check_time of the manifest's cut. */
+int manifest_check_cut(const struct manifest *m, int64_t now_us, int allow_future,
+		       struct errbuf *e);
+/* Whether SNAPFS_ALLOW_FUTURE_CUT=1 is in the environment: the operator's
+ * override for a deliberate move of the clock (documented in README). */
+int manifest_allow_future_cut(void);
 
 #endif

@@ -139,19 +139,50 @@ static int check_tablets(const char *root, const struct manifest *m, struct tabl
 	return rc;
 }
 
+/* Every version to restore within reach of this machine's clock, as the
+ * cut (manifest_check_cut, checked first): a restore raises the clock above
+ * them. The newest version of each tablet comes from the read check. */
+static int check_newest(const struct tablet_check *c, size_t n, struct errbuf *e)
+{
+	int allow = manifest_allow_future_cut(), rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		char what[200];
+
+		snprintf(what, sizeof(what), "tablet '%s': newest version", c[i].rel);
+		rc = manifest_check_time(what, c[i].maxts, hlc_wall_us(), allow, e);
+	}
+	return rc;
+}
+
 /* restore_verify, and the read check's findings for the marker restore. */
 static int verify_tree(const char *root, struct manifest *m, struct tablet_check **checks,
 		       size_t *nchecks, struct errbuf *e)
 {
+	struct tablet_check *c = NULL;
+	size_t n = 0;
 	int rc = manifest_verify_tree(root, m, e);
 
 	if (rc == -ENOENT)
 		rc = -EBADMSG; /* a missing file in a backup is a refusal, not "not found" */
 	if (rc)
 		return rc;
-	rc = check_tablets(root, m, checks, nchecks, e);
+	rc = manifest_check_cut(m, hlc_wall_us(), manifest_allow_future_cut(), e);
+	if (!rc)
+		rc = check_tablets(root, m, &c, &n, e);
+	if (!rc)
+		rc = check_newest(c, n, e);
+	if (rc || !checks) {
+		checks_free(c, n);
+		c = NULL;
+		n = 0;
+	}
 	if (rc)
 		manifest_release(m);
+	else if (checks) {
+		*checks = c;
+		*nchecks = n;
+	}
 	return rc;
 }
 
@@ -163,13 +194,20 @@ int restore_verify(const char *root, struct manifest *m, struct errbuf *e)
 int restore_verify_report(const char *root, struct manifest *m, struct verify_report *r,
 			  struct errbuf *e)
 {
+	struct tablet_check *c = NULL;
+	size_t n = 0;
 	int rc = manifest_verify_tree_report(root, m, r, e);
 
 	if (rc == -ENOENT)
 		rc = -EBADMSG; /* as verify_tree */
 	if (rc)
 		return rc;
-	rc = check_tablets(root, m, NULL, NULL, e);
+	rc = manifest_check_cut(m, hlc_wall_us(), manifest_allow_future_cut(), e);
+	if (!rc)
+		rc = check_tablets(root, m, &c, &n, e);
+	if (!rc)
+		rc = check_newest(c, n, e);
+	checks_free(c, n);
 	if (rc) {
 		manifest_release(m);
 		r->v = xrealloc(r->v, (r->n + 1) * sizeof(*r->v));

@@ -26,10 +26,15 @@
  * Missing files are -ENOENT; everything else wrong is -EBADMSG; an I/O
  * error keeps its errno. Messages name the file relative to the root:
  *   file 'ks/t/tablet-<id>/000012.sst': checksum mismatch
+ *
+ * The cut against this machine's clock (manifest_check_cut) is here too, as
+ * a separate step: verify and the marker restore add it (restore.c), with
+ * the newest version of each tablet, which the restore's read check finds.
  */
 #include "manifest.h"
 
 #include "fsutil.h"
+#include "hlc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -681,4 +686,44 @@ out:
 int manifest_verify_tree(const char *root, struct manifest *m, struct errbuf *e)
 {
 	return manifest_verify_tree_report(root, m, NULL, e);
+}
+
+/* ---- the cut against the clock ---- */
+
+int manifest_allow_future_cut(void)
+{
+	const char *v = getenv(MANIFEST_ALLOW_FUTURE_ENV);
+
+	return v && !strcmp(v, "1");
+}
+
+int manifest_check_time(const char *what, uint64_t ht, int64_t now_us, int allow_future,
+			struct errbuf *e)
+{
+	int64_t us = hlc_physical_us(ht), ahead = us - now_us;
+	char when[48], now[48], max[48];
+
+	hlc_format_rfc3339(us, 1, when, sizeof(when));
+	if (ht > HLC_RAISE_MAX) {
+		hlc_format_rfc3339(hlc_physical_us(HLC_RAISE_MAX), 0, max, sizeof(max));
+		return err_set(e, -EBADMSG,
+			       "%s: %llu (%s) is beyond the hybrid clock's range (a restore "
+			       "cannot raise the clock past %s)",
+			       what, (unsigned long long)ht, when, max);
+	}
+	if (allow_future || ahead <= MANIFEST_CUT_AHEAD_US)
+		return 0;
+	hlc_format_rfc3339(now_us, 0, now, sizeof(now));
+	return err_set(e, -EBADMSG,
+		       "%s: %s is %.0f s ahead of this machine's clock (%s), more than the "
+		       "%lld s allowed; restoring it would move this store's clock there "
+		       "(%s=1 allows it)",
+		       what, when, (double)ahead / 1e6, now, MANIFEST_CUT_AHEAD_US / 1000000,
+		       MANIFEST_ALLOW_FUTURE_ENV);
+}
+
+int manifest_check_cut(const struct manifest *m, int64_t now_us, int allow_future, struct errbuf *e)
+{
+	return manifest_check_time("SNAPSHOT.json: hybrid_time", m->hybrid_time, now_us,
+				   allow_future, e);
 }

@@ -6,8 +6,18 @@
  * Persisting happens at most about once a second (the reservation runs a
  * second ahead), under persist_lock, never in the common path.
  *
+ * The range: 52 bits of microseconds end in 2112 (HLC_MAX_US). hlc_raise
+ * refuses a time within a day of the end (HLC_RAISE_MAX), so that a restore
+ * of a tampered or far-future cut can neither wrap the reservation
+ * arithmetic nor leave a clock with nothing left to hand out; the
+ * reservation saturates at UINT64_MAX rather than wrap.
+ *
  * Also home of the time texts of the CLI: RFC 3339, relative times and
- * durations, so that every verb parses TIME and DUR the same way.
+ * durations, so that every verb parses TIME and DUR the same way. They are
+ * parsed by hand, strictly (no strptime: it skips spaces, takes one-digit
+ * fields and normalises February 30 into March 2), with every number
+ * checked against its range before any arithmetic, so that no text can
+ * wrap into a time the user did not write.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -83,7 +93,10 @@ static int reserve(struct hlc *c, uint64_t t)
 
 	pthread_mutex_lock(&c->persist_lock);
 	if (t >= atomic_load(&c->reserved)) {
-		uint64_t upto = t + hlc_from_us(RESERVE_US);
+		/* saturates: only hlc_now() at the very end of the range gets
+		 * there, and it then refuses to hand out more */
+		uint64_t step = hlc_from_us(RESERVE_US);
+		uint64_t upto = t > UINT64_MAX - step ? UINT64_MAX : t + step;
 
 		rc = persist(c, upto);
 		if (!rc)
@@ -100,6 +113,8 @@ uint64_t hlc_now(struct hlc *c)
 	for (;;) {
 		uint64_t phys = hlc_from_us(hlc_wall_us());
 
+		if (last >= UINT64_MAX - 1)
+			return 0; /* the end of the clock's range */
 		next = phys > last ? phys : last + 1;
 		if (next >= atomic_load(&c->reserved) && reserve(c, next))
 			return 0;
@@ -116,8 +131,11 @@ uint64_t hlc_last(struct hlc *c)
 int hlc_raise(struct hlc *c, uint64_t t)
 {
 	uint64_t last = atomic_load(&c->last);
-	int rc = reserve(c, t + 1);
+	int rc;
 
+	if (t > HLC_RAISE_MAX)
+		return -ERANGE;
+	rc = reserve(c, t + 1);
 	if (rc)
 		return rc;
 	while (last < t && !atomic_compare_exchange_weak(&c->last, &last, t))
@@ -140,150 +158,264 @@ void hlc_format_rfc3339(int64_t us, int frac, char *buf, size_t len)
 		snprintf(buf, len, "%sZ", base);
 }
 
-int hlc_parse_duration(const char *s, int64_t *us, struct errbuf *e)
+/* ---- durations ---- */
+
+/* The units of a duration, largest first: a text names each at most once,
+ * in this order ("1h30m", not "30m1h" nor "1h1h"). */
+static const struct {
+	const char *name;
+	int64_t us;
+} units[] = {
+    {"w", 7 * 86400 * 1000000LL}, {"d", 86400 * 1000000LL}, {"h", 3600 * 1000000LL},
+    {"m", 60 * 1000000LL},	  {"s", 1000000LL},	    {"ms", 1000LL},
+};
+#define NUNITS (sizeof(units) / sizeof(units[0]))
+
+/* 0, -EINVAL (not a duration: *why says what is wrong) or -ERANGE (longer
+ * than the clock's whole range). */
+static int parse_duration(const char *s, int64_t *us, const char **why)
 {
 	const char *p = s;
+	size_t next_unit = 0; /* units before this one are used up */
 	int64_t total = 0;
 
-	if (!s || !*s)
-		return err_set(e, -EINVAL, "duration '%s': empty", s ? s : "");
+	*why = NULL; /* not a duration at all */
+	if (!*p)
+		return -EINVAL;
 	while (*p) {
-		char *end;
-		long long n;
-		int64_t unit;
+		int64_t n = 0;
+		size_t u, len;
 
 		if (!isdigit((unsigned char)*p))
-			goto bad;
-		errno = 0;
-		n = strtoll(p, &end, 10);
-		if (errno || n < 0)
-			goto bad;
-		p = end;
-		if (!strncmp(p, "ms", 2)) {
-			unit = 1000;
-			p += 2;
-		} else if (*p == 's') {
-			unit = 1000000;
-			p++;
-		} else if (*p == 'm') {
-			unit = 60 * 1000000LL;
-			p++;
-		} else if (*p == 'h') {
-			unit = 3600 * 1000000LL;
-			p++;
-		} else if (*p == 'd') {
-			unit = 86400 * 1000000LL;
-			p++;
-		} else if (*p == 'w') {
-			unit = 7 * 86400 * 1000000LL;
-			p++;
-		} else {
-			goto bad;
+			return -EINVAL;
+		for (; isdigit((unsigned char)*p); p++) {
+			if (n > (HLC_MAX_US - (*p - '0')) / 10)
+				return -ERANGE;
+			n = n * 10 + (*p - '0');
 		}
-		if (n > INT64_MAX / unit || total > INT64_MAX - n * unit)
-			goto bad;
-		total += n * unit;
+		/* "ms" is not "m" followed by junk: a unit ends at a non-letter */
+		for (u = 0; u < NUNITS; u++) {
+			len = strlen(units[u].name);
+			if (!strncmp(p, units[u].name, len) && !isalpha((unsigned char)p[len]))
+				break;
+		}
+		if (u == NUNITS)
+			return -EINVAL;
+		if (u < next_unit) {
+			*why = "each unit at most once, largest first (1h30m, not 30m1h or 1h1h)";
+			return -EINVAL;
+		}
+		next_unit = u + 1;
+		p += len;
+		if (n > (HLC_MAX_US - total) / units[u].us)
+			return -ERANGE;
+		total += n * units[u].us;
 	}
-	if (total <= 0)
-		goto bad;
+	if (total <= 0) {
+		*why = "must be longer than zero";
+		return -EINVAL;
+	}
 	*us = total;
 	return 0;
-bad:
-	return err_set(
-	    e, -EINVAL,
-	    "duration '%s': expected a number and a unit (ms, s, m, h, d, w), e.g. 90s or 1h30m",
-	    s);
 }
 
-static int parse_rfc3339(const char *s, int64_t *us)
+int hlc_parse_duration(const char *s, int64_t *us, struct errbuf *e)
 {
-	struct tm tm;
-	const char *p;
-	long frac = 0;
-	int digits = 0;
-	int64_t off = 0;
-	time_t secs;
+	const char *why;
+	char max[16];
+	int rc;
 
-	memset(&tm, 0, sizeof(tm));
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
-	if (!p)
+	if (!s)
+		return err_set(e, -EINVAL, "duration '': empty");
+	rc = parse_duration(s, us, &why);
+	if (rc == -ERANGE) {
+		snprintf(max, sizeof(max), "%" PRId64 "w", HLC_MAX_US / units[0].us);
+		return err_set(e, -EINVAL,
+			       "duration '%s': out of range (at most %s, the clock's range)", s,
+			       max);
+	}
+	if (rc)
+		return err_set(e, -EINVAL, "duration '%s': %s", s,
+			       why ? why
+				   : "expected a number and a unit (ms, s, m, h, d, w), "
+				     "e.g. 90s or 1h30m");
+	return 0;
+}
+
+/* ---- RFC 3339 ---- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil), for any year 0..9999. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : mdays[m - 1];
+}
+
+/* n digits at p as a number, or -1 if any is not a digit. */
+static int fixed_digits(const char *p, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)p[i]))
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+/* Strict RFC 3339: YYYY-MM-DD, 'T' (or 't' or a space), hh:mm:ss, an
+ * optional fraction of 1 to 9 digits (kept to the microsecond), then 'Z'
+ * (or 'z') or +hh:mm / -hh:mm. Every field in its range: a real day of
+ * its month (leap years included), hours 00-23, minutes and seconds 00-59
+ * (no leap second: the clock has none). 0 with µs since the epoch (which
+ * may be negative or beyond the clock: the caller checks the range), or
+ * -EINVAL with *why. */
+static int parse_rfc3339(const char *s, int64_t *us, const char **why)
+{
+	const char *p = s;
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+	int64_t frac = 0, secs;
+	int digits = 0;
+
+	*why = NULL; /* the generic "expected ..." */
+	y = fixed_digits(p, 4);
+	if (y < 0 || p[4] != '-')
 		return -EINVAL;
+	mo = fixed_digits(p + 5, 2);
+	if (mo < 0 || p[7] != '-')
+		return -EINVAL;
+	d = fixed_digits(p + 8, 2);
+	if (d < 0 || (p[10] != 'T' && p[10] != 't' && p[10] != ' '))
+		return -EINVAL;
+	h = fixed_digits(p + 11, 2);
+	if (h < 0 || p[13] != ':')
+		return -EINVAL;
+	mi = fixed_digits(p + 14, 2);
+	if (mi < 0 || p[16] != ':')
+		return -EINVAL;
+	sec = fixed_digits(p + 17, 2);
+	if (sec < 0)
+		return -EINVAL;
+	p += 19;
 	if (*p == '.') {
-		p++;
-		while (isdigit((unsigned char)*p)) {
-			if (digits < 6) {
+		for (p++; isdigit((unsigned char)*p); p++, digits++)
+			if (digits < 6)
 				frac = frac * 10 + (*p - '0');
-				digits++;
-			}
-			p++;
-		}
 		if (!digits)
 			return -EINVAL;
-		while (digits < 6) {
-			frac *= 10;
-			digits++;
+		if (digits > 9) {
+			*why = "more than 9 digits of fraction";
+			return -EINVAL;
 		}
+		for (int i = digits; i < 6; i++)
+			frac *= 10;
 	}
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		int sign = *p == '-' ? -1 : 1, hh, mm;
-
-		/* exactly [+-]HH:MM: the p += 6 below must stay inside s */
-		if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) || p[3] != ':' ||
-		    !isdigit((unsigned char)p[4]) || !isdigit((unsigned char)p[5]))
+		sign = *p == '-' ? -1 : 1;
+		oh = fixed_digits(p + 1, 2);
+		if (oh < 0 || p[3] != ':')
 			return -EINVAL;
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
+		om = fixed_digits(p + 4, 2);
+		if (om < 0)
 			return -EINVAL;
-		off = sign * (hh * 3600 + mm * 60);
 		p += 6;
 	} else {
 		return -EINVAL;
 	}
 	if (*p)
 		return -EINVAL;
-	secs = timegm(&tm);
-	if (secs == (time_t)-1)
+	if (mo < 1 || mo > 12)
+		*why = "month not in 01-12";
+	else if (d < 1 || d > days_in_month(y, mo))
+		*why = "no such day in that month";
+	else if (h > 23)
+		*why = "hour not in 00-23";
+	else if (mi > 59)
+		*why = "minute not in 00-59";
+	else if (sec > 59)
+		*why = "second not in 00-59";
+	else if (oh > 23 || om > 59)
+		*why = "offset not in -23:59..+23:59";
+	if (*why)
 		return -EINVAL;
-	*us = ((int64_t)secs - off) * 1000000LL + frac;
+	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	secs -= sign * (oh * 3600 + om * 60);
+	*us = secs * 1000000 + frac;
 	return 0;
+}
+
+/* ---- times ---- */
+
+static int time_out_of_range(const char *s, struct errbuf *e)
+{
+	char hi[48];
+
+	hlc_format_rfc3339(HLC_MAX_US, 0, hi, sizeof(hi));
+	return err_set(e, -EINVAL,
+		       "time '%s': time out of range (the hybrid clock holds "
+		       "1970-01-01T00:00:00Z to %s)",
+		       s, hi);
 }
 
 int hlc_parse_time(const char *s, int64_t now_us, uint64_t *ht, struct errbuf *e)
 {
+	const char *p, *why = NULL;
 	int64_t us;
-	const char *p;
+	int rc;
 
 	if (!s || !*s)
 		return err_set(e, -EINVAL, "time '': empty");
 	if (s[0] == '-') {
-		if (hlc_parse_duration(s + 1, &us, NULL))
-			goto bad;
-		if (us > now_us)
+		rc = parse_duration(s + 1, &us, &why);
+		if (rc == -ERANGE || (!rc && us > now_us))
+			return time_out_of_range(s, e);
+		if (rc)
 			goto bad;
 		*ht = hlc_from_us(now_us - us);
 		return 0;
 	}
-	for (p = s; *p && isdigit((unsigned char)*p); p++)
+	for (p = s; isdigit((unsigned char)*p); p++)
 		;
 	if (!*p) {
-		char *end;
+		uint64_t v = 0;
 
-		errno = 0;
-		*ht = strtoull(s, &end, 10);
-		if (errno)
-			goto bad;
+		for (p = s; *p; p++) {
+			if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+				return time_out_of_range(s, e);
+			v = v * 10 + (uint64_t)(*p - '0');
+		}
+		*ht = v;
 		return 0;
 	}
-	if (parse_rfc3339(s, &us) || us < 0)
+	if (parse_rfc3339(s, &us, &why))
 		goto bad;
+	if (us < 0 || us > HLC_MAX_US)
+		return time_out_of_range(s, e);
 	/* A wall time names the end of its microsecond: every logical tick
 	 * inside it is at or before that time. */
 	*ht = hlc_from_us(us) | ((1u << HLC_LOGICAL_BITS) - 1);
 	return 0;
 bad:
+	if (why)
+		return err_set(e, -EINVAL, "time '%s': %s", s, why);
 	return err_set(e, -EINVAL,
 		       "time '%s': expected RFC 3339 (2026-11-23T10:00:00Z), a relative time "
 		       "(-15m) or a hybrid time",

@@ -415,7 +415,7 @@ int main(int argc, char **argv)
 	for (int r = 0; r < rounds; r++)
 		one_round();
 
-	/* many idle connections at once (under the daemon's limit of 128) */
+	/* many idle connections at once (the daemon keeps 256 open) */
 	for (size_t i = 0; i < N(idle); i++)
 		idle[i] = connect_sock();
 	usleep(200 * 1000);

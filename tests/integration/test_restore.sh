@@ -35,10 +35,14 @@ now_rfc3339() { date -u +%FT%T.%6NZ; }
 hybrid_time() { # FILE
 	sed -n 's/^ *"hybrid_time": *\([0-9]*\).*/\1/p' "$1"
 }
-set_hybrid_time() { # FILE VALUE
+set_hybrid_time() { # FILE VALUE — and wall_time with it: the two must agree
+	local us wall
 	[[ $(grep -c '^ *"hybrid_time": *[0-9]' "$1") == 1 && $2 =~ ^[0-9]+$ ]] ||
 		fail "$1: not one hybrid_time to set to '$2'"
 	sed -i "s/^\( *\"hybrid_time\": *\)[0-9]*/\1$2/" "$1"
+	us=$(($2 >> 12))
+	wall=$(date -u -d "@$((us / 1000000))" +%Y-%m-%dT%H:%M:%S).$(printf '%06d' $((us % 1000000)))Z
+	sed -i "s/^\( *\"wall_time\": *\)\"[^\"]*\"/\1\"$wall\"/" "$1"
 }
 
 # --- a store, a snapshot, a backup tree out of the mount --------------------

@@ -197,6 +197,59 @@ static void test_raise(void **state)
 	hlc_release(&c);
 }
 
+/* Issue 11: a restore of a cut near 2^64 wrapped the reservation
+ * (t + a second) and sent the clock backwards. */
+static void test_raise_near_end_of_range(void **state)
+{
+	struct fixture *f = *state;
+	struct hlc c;
+	uint64_t before, t;
+
+	assert_int_equal(hlc_init(&c, f->path, NULL), 0);
+	before = hlc_now(&c);
+	assert_int_equal(hlc_raise(&c, UINT64_MAX - 1), -ERANGE);
+	assert_int_equal(hlc_raise(&c, UINT64_MAX), -ERANGE);
+	assert_int_equal(hlc_raise(&c, HLC_RAISE_MAX + 1), -ERANGE);
+	t = hlc_now(&c);
+	assert_true(t > before); /* unchanged: still near the wall clock */
+	assert_true(hlc_physical_us(t) <= hlc_wall_us() + 1000000);
+	/* the highest raise allowed leaves room to go on */
+	assert_int_equal(hlc_raise(&c, HLC_RAISE_MAX), 0);
+	t = hlc_now(&c);
+	assert_true(t > HLC_RAISE_MAX);
+	assert_true(hlc_now(&c) > t);
+	/* and a lower raise never moves it back */
+	assert_int_equal(hlc_raise(&c, before), 0);
+	assert_true(hlc_now(&c) > t);
+	hlc_release(&c);
+}
+
+/* A persisted clock at the very end of its range: times stop (0), never
+ * wrap to small ones. */
+static void test_end_of_range_saturates(void **state)
+{
+	struct fixture *f = *state;
+	struct hlc c;
+	uint64_t saved = UINT64_MAX - 5, prev = saved;
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", saved), zeros = 0;
+
+	assert_int_equal(fs_write_atomic(f->path, text, (size_t)n, 0644), 0);
+	assert_int_equal(hlc_init(&c, f->path, NULL), 0);
+	for (int i = 0; i < 10; i++) {
+		uint64_t t = hlc_now(&c);
+
+		if (t == 0) {
+			zeros++;
+			continue;
+		}
+		assert_true(t > prev);
+		prev = t;
+	}
+	assert_true(zeros > 0);
+	hlc_release(&c);
+}
+
 static void test_corrupt_clock_file(void **state)
 {
 	struct fixture *f = *state;
@@ -329,6 +382,121 @@ static void test_parse_time_garbage(void **state)
 	assert_int_equal(parse_time("-1d", 1000, &(uint64_t){0}, NULL), -EINVAL);
 }
 
+static void expect_time_refused(const char *s, int64_t now, const char *why)
+{
+	struct errbuf e = {{0}};
+	uint64_t ht = 42;
+	int rc = parse_time(s, now, &ht, &e);
+
+	if (rc != -EINVAL)
+		fail_msg("'%s' accepted (rc %d, ht %" PRIu64 ", %" PRId64 " us)", s, rc, ht,
+			 hlc_physical_us(ht));
+	if (!strstr(e.msg, s))
+		fail_msg("'%s': message does not name it: %s", s, e.msg);
+	if (why && !strstr(e.msg, why))
+		fail_msg("'%s': message does not say '%s': %s", s, why, e.msg);
+}
+
+/* Issue 11, item 1: times the clock cannot hold wrapped around (us << 12
+ * with no check): a restore to 2169 became one a second ago. */
+static void test_parse_time_out_of_range(void **state)
+{
+	static const char *far[] = {
+	    "9999-12-31T23:59:59Z",
+	    "2999-01-01T00:00:00Z",
+	    "2169-08-19T10:00:00Z",
+	    "2112-09-17T23:53:47.370496Z", /* one µs past the last */
+	    "2112-09-18T00:00:00Z",
+	    "2112-09-17T23:53:48+00:00",
+	    "2112-09-18T00:30:00+01:00", /* 2112-09-17T23:30Z: inside */
+	    "1969-12-31T23:59:59Z",
+	    "1970-01-01T00:00:00+00:01", /* 1969-12-31T23:59Z */
+	    "0000-01-01T00:00:00Z",
+	    "18446744073709551616", /* 2^64 */
+	    "99999999999999999999999",
+	    "-99999999999999999d",
+	    "-7443w",
+	};
+	int64_t now = T0_SECS * US;
+	uint64_t ht;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++) {
+		if (i == 6) {
+			/* an offset brings it back inside */
+			assert_int_equal(parse_time(far[i], now, &ht, NULL), 0);
+			continue;
+		}
+		expect_time_refused(far[i], now, "time out of range");
+	}
+	expect_time_refused("-1d", 1000, "time out of range"); /* before the epoch */
+	/* the last microsecond the clock holds, and the first */
+	expect_time("2112-09-17T23:53:47.370495Z", HLC_MAX_US);
+	assert_int_equal(parse_time("2112-09-17T23:53:47.370495Z", now, &ht, NULL), 0);
+	assert_true(ht == UINT64_MAX);
+	expect_time("1970-01-01T00:00:00Z", 0);
+	expect_time("1970-01-01T01:00:00+01:00", 0);
+}
+
+/* Dates that do not exist were normalised by timegm (February 30 became
+ * March 2); fields out of range or of the wrong width slipped through
+ * strptime. */
+static void test_parse_time_invalid_dates(void **state)
+{
+	static const struct {
+		const char *s, *why;
+	} bad[] = {
+	    {"2026-02-30T00:00:00Z", "no such day"},
+	    {"2026-02-29T00:00:00Z", "no such day"}, /* 2026 is not a leap year */
+	    {"2100-02-29T00:00:00Z", "no such day"}, /* nor is 2100 */
+	    {"2026-04-31T00:00:00Z", "no such day"},
+	    {"2026-11-00T00:00:00Z", "no such day"},
+	    {"2026-11-32T00:00:00Z", "no such day"},
+	    {"2026-00-10T00:00:00Z", "month"},
+	    {"2026-13-01T00:00:00Z", "month"},
+	    {"2026-11-23T24:00:00Z", "hour"},
+	    {"2026-11-23T10:60:00Z", "minute"},
+	    {"2026-11-23T10:00:60Z", "second"},
+	    {"2026-11-23T10:00:61Z", "second"},
+	    {"2026-11-23T10:00:00+24:00", "offset"},
+	    {"2026-11-23T10:00:00-01:60", "offset"},
+	    {"2026-11-23T10:00:00.1234567890Z", "9 digits"},
+	    {"2026-1-23T10:00:00Z", NULL},
+	    {"2026-11-3T10:00:00Z", NULL},
+	    {"2026-11-23T1:00:00Z", NULL},
+	    {"2026-11-23T10:0:00Z", NULL},
+	    {"2026-11-23T10:00:0Z", NULL},
+	    {" 2026-11-23T10:00:00Z", NULL},
+	    {"2026-11-23T 10:00:00Z", NULL},
+	    {"2026-11-23T10:00:00 Z", NULL},
+	    {"2026-11-23T10:00:00Z ", NULL},
+	    {"2026-11-23X10:00:00Z", NULL},
+	    {"+2026-11-23T10:00:00Z", NULL},
+	    {"02026-11-23T10:00:00Z", NULL},
+	    {"2026-11-23T10:00:00+01", NULL},
+	    {"2026-11-23T10:00:00+01:00:00", NULL},
+	    {"2026-11-23T10:00:00.+01:00", NULL},
+	    {"-1h1h", "at most once"},
+	    {"-30m1h", "at most once"},
+	    {"-0s", NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_time_refused(bad[i].s, T0_SECS * US, bad[i].why);
+	/* leap days that exist */
+	expect_time("2028-02-29T00:00:00Z", 1835395200LL * US);
+	expect_time("2000-02-29T00:00:00Z", 951782400LL * US);
+	expect_time("2026-02-28T23:59:59Z", 1772323199LL * US);
+	expect_time("2026-12-31T23:59:59Z", 1798761599LL * US);
+	/* 'T', 't' or a space; up to 9 digits of fraction, kept to the µs */
+	expect_time("2026-11-23t10:00:00Z", T0_SECS * US);
+	expect_time("2026-11-23 10:00:00Z", T0_SECS * US);
+	expect_time("2026-11-23T10:00:00.999999999Z", T0_SECS * US + 999999);
+	expect_time("2026-11-23T10:00:00.000001Z", T0_SECS * US + 1);
+	expect_time("2026-11-23T23:59:59-23:59", (T0_SECS + 14 * 3600 - 1 + 86400 - 60) * US);
+}
+
 static void test_format_roundtrip(void **state)
 {
 	char buf[48];
@@ -372,6 +540,11 @@ static void test_parse_duration(void **state)
 	expect_duration("500ms", 500000);
 	expect_duration("1m30s", 90 * US);
 	expect_duration("1d12h", 36 * 3600 * US);
+	expect_duration("1s500ms", 1500000);
+	expect_duration("1w2d3h4m5s6ms", ((((7 + 2) * 24 + 3) * 60 + 4) * 60 + 5) * US + 6000);
+	expect_duration("1h0m", 3600 * US);
+	expect_duration("007m", 7 * 60 * US);
+	expect_duration("7446w", 7446LL * 7 * 86400 * US); /* the longest whole weeks */
 }
 
 static void test_parse_duration_garbage(void **state)
@@ -393,6 +566,23 @@ static void test_parse_duration_garbage(void **state)
 	    "5sec",
 	    "99999999999999999999d",
 	    "9223372036854775807w",
+	    /* issue 11: repeated or out-of-order units were added up */
+	    "1h1h",
+	    "1m1m",
+	    "30m1h",
+	    "1s1m",
+	    "500ms1s",
+	    "1d1w",
+	    "1h30m1h",
+	    "1ms1ms",
+	    /* longer than the clock's whole range */
+	    "7447w",
+	    "52126d",
+	    "4503599627370496ms",
+	    "ms",
+	    "1m s",
+	    "1H",
+	    "+5m",
 	};
 
 	(void)state;
@@ -419,10 +609,14 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_reservation_ahead, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_raise, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_raise_near_end_of_range, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_end_of_range_saturates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_clock_file, setup, teardown),
 	    cmocka_unit_test(test_parse_rfc3339),
 	    cmocka_unit_test(test_parse_relative_and_hybrid),
 	    cmocka_unit_test(test_parse_time_garbage),
+	    cmocka_unit_test(test_parse_time_out_of_range),
+	    cmocka_unit_test(test_parse_time_invalid_dates),
 	    cmocka_unit_test(test_format_roundtrip),
 	    cmocka_unit_test(test_parse_duration),
 	    cmocka_unit_test(test_parse_duration_garbage),

@@ -22,6 +22,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "hashcache.h"
+#include "hlc.h"
 #include "manifest.h"
 
 #define SNAP_ID "0123456789abcdef0123456789abcdef"
@@ -276,6 +277,74 @@ static void expect_mutation_rejected(const char *good, const char *from, const c
 
 	expect_reject(bad, want);
 	free(bad);
+}
+
+/* Issue 11, item 2: the cut is checked. hybrid_time must agree with
+ * wall_time; a cut the clock cannot be raised to is refused always, one
+ * more than MANIFEST_CUT_AHEAD_US ahead of the local clock unless the
+ * operator allows it. */
+static void test_cut_checks(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = f->m.wall_us; /* "now" is the cut's own time */
+	struct manifest m;
+	struct errbuf e = {{0}};
+	char *good = NULL, *bad;
+
+	assert_int_equal(manifest_to_json(&f->m, &good), 0);
+	/* one side edited: 2^64 - 2 with the wall time left alone */
+	bad = replace(good, "\"hybrid_time\": 7354073088505675783",
+		      "\"hybrid_time\": 18446744073709551614");
+	expect_reject(bad, "SNAPSHOT.json: hybrid_time: 18446744073709551614 does not agree with "
+			   "wall_time '2026-11-23T10:00:00.123456Z'");
+	free(bad);
+	bad = replace(good, "\"hybrid_time\": 7354073088505675783",
+		      "\"hybrid_time\": 7354073088505679879"); /* one µs later */
+	expect_reject(bad, "hybrid_time: 7354073088505679879 does not agree with wall_time");
+	free(bad);
+	bad = replace(good, "\"wall_time\": \"2026-11-23T10:00:00.123456Z\"",
+		      "\"wall_time\": \"2026-11-23T10:00:00.123457Z\"");
+	expect_reject(bad, "hybrid_time: 7354073088505675783 does not agree with wall_time");
+	free(bad);
+
+	/* both sides edited to agree: the parse passes, the cut check refuses */
+	f->m.hybrid_time = UINT64_MAX - 1;
+	f->m.wall_us = hlc_physical_us(f->m.hybrid_time);
+	free(good);
+	assert_int_equal(manifest_to_json(&f->m, &good), 0);
+	assert_non_null(strstr(good, "\"wall_time\": \"2112-09-17T23:53:47.370495Z\""));
+	assert_int_equal(manifest_parse(good, strlen(good), &m, &e), 0);
+	assert_int_equal(manifest_check_cut(&m, now, 0, &e), -EBADMSG);
+	assert_non_null(strstr(e.msg, "SNAPSHOT.json: hybrid_time: 18446744073709551614"));
+	assert_non_null(strstr(e.msg, "beyond the hybrid clock's range"));
+	/* even when the operator allows a cut in the future */
+	assert_int_equal(manifest_check_cut(&m, now, 1, &e), -EBADMSG);
+	assert_non_null(strstr(e.msg, "beyond the hybrid clock's range"));
+	manifest_release(&m);
+
+	/* a cut in 2106: refused, unless allowed */
+	m.hybrid_time = hlc_from_us(4294967296LL * 1000000) | 3; /* 2106-02-07T06:28:16Z */
+	e.msg[0] = '\0';
+	assert_int_equal(manifest_check_cut(&m, now, 0, &e), -EBADMSG);
+	assert_non_null(strstr(e.msg, "SNAPSHOT.json: hybrid_time: 2106-02-07T06:28:16.000000Z"));
+	assert_non_null(strstr(e.msg, "ahead of this machine's clock"));
+	assert_non_null(strstr(e.msg, "SNAPFS_ALLOW_FUTURE_CUT=1"));
+	assert_int_equal(manifest_check_cut(&m, now, 1, NULL), 0);
+	/* the bound: 5 minutes ahead passes, a microsecond more does not */
+	m.hybrid_time = hlc_from_us(now + MANIFEST_CUT_AHEAD_US);
+	assert_int_equal(manifest_check_cut(&m, now, 0, NULL), 0);
+	m.hybrid_time = hlc_from_us(now + MANIFEST_CUT_AHEAD_US + 1);
+	assert_int_equal(manifest_check_cut(&m, now, 0, NULL), -EBADMSG);
+	/* a cut in the past is the normal case */
+	m.hybrid_time = hlc_from_us(now - 86400LL * 1000000);
+	assert_int_equal(manifest_check_cut(&m, now, 0, NULL), 0);
+	/* a tablet's newest version is checked the same way */
+	assert_int_equal(
+	    manifest_check_time("tablet 'ks/t/tablet-x': newest version", UINT64_MAX, now, 1, &e),
+	    -EBADMSG);
+	assert_non_null(
+	    strstr(e.msg, "tablet 'ks/t/tablet-x': newest version: 18446744073709551615"));
+	free(good);
 }
 
 static void test_json_rejects(void **state)
@@ -888,6 +957,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_json_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_json_rejects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cut_checks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sums_round_trip, setup, teardown),
 	    cmocka_unit_test(test_sums_rejects),
 	    cmocka_unit_test_setup_teardown(test_sums_sha256sum_tool, setup, teardown),
