@@ -27,8 +27,8 @@ expect_ok sf check
 expect_contains "$LAST_OUT" "no problem"
 
 cat=$DATA/catalog
-key_of() { # PREFIX: the first catalog key with that prefix
-	ldb --db="$cat" scan --from="$1" 2>/dev/null | grep -m1 "^$1" | sed 's/ : .*//'
+key_of() { # PREFIX: the first catalog key with that prefix ("k : v" in ldb 7.8, "k ==> v" in 9.10)
+	ldb --db="$cat" scan --from="$1" 2>/dev/null | grep -m1 "^$1" | sed -E 's/ (:|==>) .*//'
 }
 get() { ldb --db="$cat" get "$1"; }
 put() { ldb --db="$cat" put "$1" "$2" >/dev/null; }
