@@ -213,9 +213,16 @@ const struct cli_verb cli_verbs[] = {
     },
     {
 	.name = "snapshot list",
-	.summary = "list the snapshots: id, state, time, keyspace, bytes, tables",
-	.opts = OPTS(OPT_JSON),
-	.example = "snapfs snapshot list --json",
+	.summary = "list the snapshots: id, state, time, keyspace, bytes, what deleting each frees",
+	.text = "BYTES is the size of a snapshot's files (what a copy of it takes); EXCLUSIVE\n"
+		"the disk space deleting it would free: its files with no link outside it\n"
+		"(not in the live tables, another snapshot or a file still open through the\n"
+		"mount), counted in allocated blocks as du does, each file once.",
+	.opts = OPTS(CLI_OPT_STR("keyspace", CLI_KEYSPACE, "KS", keyspace, 0,
+				 "only the snapshots of keyspace KS"),
+		     OPT_JSON),
+	.exits = EXITS({2, "no such keyspace"}),
+	.example = "snapfs snapshot list --keyspace app --json",
 	.fn = cmd_snapshot_list,
 	.flags = CLI_CLIENT,
     },

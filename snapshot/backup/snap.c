@@ -857,6 +857,27 @@ int snap_brief_list(struct snapshots *ss, struct snap_brief **out, size_t *n)
 	return 0;
 }
 
+void snap_records(struct snapshots *ss, struct snaprec **out, size_t *n)
+{
+	struct snap_pub **v;
+	size_t k;
+
+	/* references under the lock, the copying outside it */
+	pthread_mutex_lock(&ss->lock);
+	k = ss->n;
+	v = xcalloc(k + 1, sizeof(*v));
+	for (size_t i = 0; i < k; i++)
+		v[i] = pub_ref(ss->slots[i].pub);
+	pthread_mutex_unlock(&ss->lock);
+	*out = xcalloc(k + 1, sizeof(**out));
+	for (size_t i = 0; i < k; i++) {
+		snaprec_copy(&(*out)[i], &v[i]->r);
+		pub_unref(v[i]);
+	}
+	free(v);
+	*n = k;
+}
+
 int snap_resolve_in(const struct snap_brief *v, size_t n, const char *name, const char *ks,
 		    char id[ID_LEN + 1], struct errbuf *e)
 {
