@@ -85,11 +85,27 @@ const struct cli_verb cli_verbs[] = {
     },
     {
 	.name = "status",
-	.summary = "show the daemon's version, pid, mount, tables and snapshots",
+	.summary = "show the daemon (version, uptime, mount) and per keyspace its snapshots, "
+		   "schedules, restore window and disk",
 	.opts = OPTS(OPT_JSON),
 	.exits = EXITS({2, "the data directory does not exist"}),
 	.example = "snapfs status --json",
 	.fn = cmd_status,
+	.flags = CLI_CLIENT,
+    },
+    {
+	.name = "metrics",
+	.summary = "print the numbers of status as OpenMetrics text (node_exporter's textfile "
+		   "collector)",
+	.text = "Gauges named snapfs_*, per keyspace with a keyspace label, per schedule with\n"
+		"keyspace and schedule labels, the same numbers as 'status --json', ending\n"
+		"with '# EOF'. When no daemon answers it still prints a document, with\n"
+		"snapfs_up 0, and exits 4 (2 when DATA does not exist). Write it to a file\n"
+		"atomically (README, Monitoring).",
+	.exits = EXITS({2, "the data directory does not exist (prints snapfs_up 0)"}),
+	.example = "snapfs metrics > /var/lib/node_exporter/snapfs.prom.$$ && mv "
+		   "/var/lib/node_exporter/snapfs.prom.$$ /var/lib/node_exporter/snapfs.prom",
+	.fn = cmd_metrics,
 	.flags = CLI_CLIENT,
     },
     {

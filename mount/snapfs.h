@@ -159,6 +159,17 @@ int cmd_restore_list(struct cli_opts *o);
 int cmd_verify(struct cli_opts *o);
 int cmd_dump(struct cli_opts *o);
 int cmd_check(struct cli_opts *o);
+int cmd_metrics(struct cli_opts *o);
+
+/* The sections of status beyond the daemon's own fields (cmd_monitor.c),
+ * each adding its fields to o. */
+void status_add_uptime(json_object *o, struct daemon *d);
+void status_add_keyspaces(json_object *o, struct daemon *d);
+/* status as text for people: 0, or -EIO if stdout failed. */
+int status_print_text(json_object *o);
+/* The OpenMetrics document of a status document (NULL: no daemon answered,
+ * snapfs_up 0), ending with "# EOF". */
+void metrics_print(FILE *f, json_object *status);
 
 /* Daemon handlers. */
 int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);
