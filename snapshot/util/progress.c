@@ -226,7 +226,7 @@ static void fmt_secs(uint64_t s, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64 "s", s);
 }
 
-char *progress_format(const struct progress_report *r, int64_t elapsed_us, int human, char *buf,
+char *progress_format(const struct progress_report *r, double per_s, int human, char *buf,
 		      unsigned len)
 {
 	int bytes = human && !strcmp(r->unit, "bytes");
@@ -241,11 +241,10 @@ char *progress_format(const struct progress_report *r, int64_t elapsed_us, int h
 		snprintf(d, sizeof(d), "%" PRIu64, r->done);
 		snprintf(t, sizeof(t), "%" PRIu64, r->total);
 	}
-	if (elapsed_us > 0 && r->done) {
-		double per_s = (double)r->done * 1e6 / (double)elapsed_us;
+	if (per_s > 0) {
 		char v[32];
 
-		if (bytes) {
+		if (!strcmp(r->unit, "bytes")) {
 			fmt_bytes(per_s, v, sizeof(v));
 			snprintf(rate, sizeof(rate), ", %s/s", v);
 		} else {

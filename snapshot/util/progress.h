@@ -68,10 +68,10 @@ void progress_add(struct progress *p, uint64_t n);
 void progress_phase_end(struct progress *p);
 
 /* The text of a report for people: "checkpoint 3/8 tablets (37%),
- * 1.5 tablets/s, ETA 4s" (rate and ETA once elapsed_us > 0 and something
- * is done; bytes as KiB, MiB, ... when human is 1, else exact). Returns
- * buf. */
-char *progress_format(const struct progress_report *r, int64_t elapsed_us, int human, char *buf,
+ * 1.5 tablets/s, ETA 4s", with the rate (units a second; none when <= 0)
+ * and the ETA it gives; counts of bytes as KiB, MiB, ... when human is 1,
+ * else exact (a rate of bytes always in KiB/s, MiB/s...). Returns buf. */
+char *progress_format(const struct progress_report *r, double per_s, int human, char *buf,
 		      unsigned len);
 
 #endif
