@@ -61,7 +61,10 @@ int cmd_serve(struct cli_opts *o)
 		mnt = o->mount[0] == '/' || !getcwd(cwd, sizeof(cwd))
 			  ? xstrdup(o->mount)
 			  : fs_path("%s/%s", cwd, o->mount);
-	rc = daemon_serve(o->data, mnt, o->foreground, o->allow_other);
+	rc = daemon_serve(o->data, mnt, o->foreground, o->allow_other,
+			  o->quiet	? -1
+			  : o->progress ? 1
+					: 0);
 	free(mnt);
 	return rc;
 }

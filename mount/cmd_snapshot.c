@@ -111,7 +111,7 @@ int cmd_snapshot_create(struct cli_opts *o)
 	ctl_adds(&req, "keyspace", o->pos[0]);
 	for (int i = 1; i < o->npos; i++)
 		ctl_adds(&req, "table", o->pos[i]);
-	return cli_call(o->data, &req, &r);
+	return cli_call_progress(o, &req, &r);
 }
 
 int cmd_snapshot_list(struct cli_opts *o)
@@ -154,6 +154,7 @@ int cmd_snapshot_export(struct cli_opts *o)
 int cmd_snapshot_restore(struct cli_opts *o)
 {
 	struct ctl_msg req;
+	struct cli_reply r = {0};
 	int rc;
 
 	ctl_msg_init(&req, CTL_REQ);
@@ -163,7 +164,7 @@ int cmd_snapshot_restore(struct cli_opts *o)
 		ctl_adds(&req, "table", o->table);
 	if (o->as)
 		ctl_adds(&req, "as", o->as);
-	rc = cli_call(o->data, &req, NULL);
+	rc = cli_call_progress(o, &req, &r);
 	if (rc == EXIT_OK)
 		printf("snapfs: snapshot '%s' restored\n", o->pos[0]);
 	return rc;
