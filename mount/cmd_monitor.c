@@ -483,12 +483,18 @@ void metrics_print(FILE *f, json_object *st)
 	put_label(f, "version", jstr(st, "version"), 1);
 	put_label(f, "git", json_object_object_get(st, "git") ? jstr(st, "git") : "", 0);
 	fputs("} 1\n", f);
-	if (json_object_object_get(st, "read_path")) {
+	if (json_object_object_get(st, "read_path")) { /* with a mount */
 		family_head(f, "snapfs_read_path",
 			    "how the mount serves file content, as a label (value 1)");
 		fputs("snapfs_read_path{", f);
 		put_label(f, "path", jstr(st, "read_path"), 1);
 		fputs("} 1\n", f);
+		family_head(
+		    f, "snapfs_view_read_bytes",
+		    "bytes of file content the daemon has sent to readers of the mount since "
+		    "it started (not those read through kernel passthrough)");
+		if (!metric_value(st, "read_bytes", CONV_NUMBER, v, sizeof(v)))
+			fprintf(f, "snapfs_view_read_bytes %s\n", v);
 	}
 	for (const struct family *m = top_families; m->name; m++) {
 		family_head(f, m->name, m->help);

@@ -799,9 +799,9 @@ int store_history_low(struct store *s, const char *ks, uint64_t *low)
 	for (size_t i = 0; i < k; i++) {
 		pthread_rwlock_rdlock(&v[i]->intent);
 		for (unsigned j = 0; !v[i]->gone && j < v[i]->rec.ntablets; j++) {
-			uint64_t t = 0;
+			uint64_t t = atomic_load(&v[i]->dbs[j].history_low);
 
-			if (tablet_history_low(&v[i]->dbs[j], &t, NULL) == 0 && t > *low)
+			if (t > *low)
 				*low = t;
 		}
 		pthread_rwlock_unlock(&v[i]->intent);

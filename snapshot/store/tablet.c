@@ -555,11 +555,6 @@ static int history_low(struct tablet *t, uint64_t *low, struct errbuf *e)
 	return 0;
 }
 
-int tablet_history_low(struct tablet *t, uint64_t *low, struct errbuf *e)
-{
-	return history_low(t, low, e);
-}
-
 int tablet_hide_after(struct tablet *t, uint64_t cut, uint64_t r, struct errbuf *e)
 {
 	char lo[TABLET_TS_SIZE], hi[TABLET_TS_SIZE];

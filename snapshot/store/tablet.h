@@ -85,9 +85,6 @@ int tablet_checkpoint(struct tablet *t, const char *dir, struct errbuf *e);
 
 /* Versions older than ts may be dropped by compaction from now on. */
 int tablet_set_history_low(struct tablet *t, uint64_t ts, struct errbuf *e);
-/* The full-history low mark now (0 if none was ever set): reads before it
- * are refused. Of a live (read-write) tablet. */
-int tablet_history_low(struct tablet *t, uint64_t *low, struct errbuf *e);
 
 /* Rows of several tablets merged in key order, as of ts. */
 typedef int (*row_cb)(void *arg, const char *key, size_t klen, const char *val, size_t vlen);
