@@ -11,10 +11,9 @@
  */
 #include "snapfs.h"
 
-#include "progress.h"
-
 #include "fsutil.h"
 #include "parse.h"
+#include "progress.h"
 #include "snap.h"
 
 #include <errno.h>

@@ -65,7 +65,7 @@ static void *watch(void *arg)
 	struct progress *p = arg;
 	struct progress_report q[QUEUE_MAX], cur;
 	uint64_t seen = 0;
-	int64_t last = 0;
+	int64_t last = mono_us(); /* the first count an interval after the start */
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
