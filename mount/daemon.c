@@ -382,7 +382,10 @@ static void reopen_log(struct daemon *d)
 	dlog("SIGHUP: log reopened");
 }
 
-static int detach(const char *data, int progress, int *notify_fd)
+/* Forks. The child goes on as the daemon: 0, with *notify_fd the write end
+ * of the readiness pipe. The parent waits for the child's readiness: 1,
+ * with the exit code of `snapfs serve` in *parent_rc. */
+static int detach(const char *data, int progress, int *notify_fd, int *parent_rc)
 {
 	int p[2];
 	pid_t pid;
@@ -396,7 +399,8 @@ static int detach(const char *data, int progress, int *notify_fd)
 		return -errno;
 	if (pid > 0) {
 		close(p[1]);
-		exit(wait_ready(p[0], pid, data, progress));
+		*parent_rc = wait_ready(p[0], pid, data, progress);
+		return 1;
 	}
 	close(p[0]);
 	setsid();
@@ -476,7 +480,7 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 	struct daemon d;
 	struct errbuf e = {{0}};
 	sigset_t mask;
-	int lockfd = -1, lfd = -1, sfd = -1, notify_fd = -1, rc = 0;
+	int lockfd = -1, lfd = -1, sfd = -1, notify_fd = -1, rc = 0, parent_rc = -1;
 	char *sock = ctl_socket_path(data);
 	struct stat st;
 
@@ -494,7 +498,11 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 		goto out;
 	}
 	if (!foreground) {
-		rc = detach(data, progress, &notify_fd);
+		rc = detach(data, progress, &notify_fd, &parent_rc);
+		if (rc == 1) {
+			rc = 0; /* the parent: the child is the daemon */
+			goto out;
+		}
 		if (rc) {
 			err_set(&e, rc, "serve: cannot detach: %s", strerror(-rc));
 			goto out;
@@ -553,6 +561,8 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 	serve_loop(&d, lfd, sfd);
 	daemon_sd_notify("STOPPING=1");
 out:
+	if (parent_rc >= 0)
+		goto out_parent;
 	if (lfd >= 0) {
 		close(lfd);
 		unlink(sock);
@@ -575,8 +585,9 @@ out:
 	}
 	if (lockfd >= 0)
 		close(lockfd); /* releases the flock last: stop waits on it */
+out_parent:
 	free(d.data);
 	free(d.mountpoint);
 	free(sock);
-	return errbuf_exit_code(rc);
+	return parent_rc >= 0 ? parent_rc : errbuf_exit_code(rc);
 }
