@@ -80,7 +80,7 @@ int srv_send_json(int fd, json_object *o)
 
 	ctl_msg_init(&m, CTL_JSON);
 	ctl_adds(&m, "json", s);
-	return ctl_send(fd, &m);
+	return srv_send(fd, &m);
 }
 
 int srv_send_text(int fd, const char *text)
@@ -89,7 +89,7 @@ int srv_send_text(int fd, const char *text)
 
 	ctl_msg_init(&m, CTL_TEXT);
 	ctl_adds(&m, "text", text);
-	return ctl_send(fd, &m);
+	return srv_send(fd, &m);
 }
 
 int srv_send_row(int fd, const char *key, size_t klen, const char *val, size_t vlen)
@@ -99,7 +99,7 @@ int srv_send_row(int fd, const char *key, size_t klen, const char *val, size_t v
 	ctl_msg_init(&m, CTL_ROW);
 	ctl_add(&m, "key", key, klen);
 	ctl_add(&m, "value", val, vlen);
-	return ctl_send(fd, &m);
+	return srv_send(fd, &m);
 }
 
 int srv_arg(const struct ctl_msg *req, const char *name, char **out, struct errbuf *e)
@@ -183,7 +183,7 @@ int daemon_dispatch(struct daemon *d, const struct ctl_msg *req, int fd)
 	for (const struct srv_verb *v = srv_verbs; v->verb; v++) {
 		if (strcmp(v->verb, verb))
 			continue;
-		struct progress *p = srv_progress_wanted(verb) ? srv_progress_start(fd) : NULL;
+		struct srv_progress *p = srv_progress_wanted(verb) ? srv_progress_start(fd) : NULL;
 
 		e.msg[0] = '\0';
 		rc = v->fn(d, req, fd, &e);

@@ -213,13 +213,16 @@ void metrics_print(FILE *f, json_object *status);
 /* Progress of a request's work sent to its client as CTL_PROGRESS frames
  * (srv_progress.c): srv_progress_start makes a progress (progress.h)
  * current on the calling thread, whose watcher sends the frames with no
- * lock held; srv_progress_stop (with no lock held) ends it. */
-struct progress;
+ * lock of the store held; srv_progress_stop (with no lock held) ends it. */
+struct srv_progress;
 /* 1 for the verbs whose work is long (snapshot.create, snapshot.restore,
  * restore.to): the dispatcher brackets their handler with start and stop. */
 int srv_progress_wanted(const char *verb);
-struct progress *srv_progress_start(int fd);
-void srv_progress_stop(struct progress *p);
+struct srv_progress *srv_progress_start(int fd);
+void srv_progress_stop(struct srv_progress *sp);
+/* Sends m on fd: every frame a handler sends goes through here, so that
+ * it never interleaves with a progress frame of the same request. */
+int srv_send(int fd, const struct ctl_msg *m);
 /* One frame of report r on fd. */
 int srv_send_progress(int fd, const struct progress_report *r);
 /* The marker restore of serve reports to d's log (or terminal) and, when

@@ -15,13 +15,15 @@
  * A client that knows only done and total (the first release) shows them
  * as it did for load; one that knows no progress ignores the frame.
  *
- * The watcher sends with no lock held (it copies the counts under the
- * progress's own mutex, releases it, then sends): a client that stops
- * reading blocks that thread only, never the work, which goes on and
- * releases the store's and the snapshot module's locks as usual. The
- * dispatcher stops the watcher after the handler returned, holding
- * nothing, and only then sends the reply's end: the frames of one connection never
- * interleave. At most 5 frames a second, and each phase's start and end.
+ * The watcher sends with no lock of the store or the snapshot module
+ * held (it copies the counts under the progress's own mutex, releases it,
+ * then sends): a client that stops reading blocks that thread only, never
+ * the work, which goes on and releases its locks as usual. The handler's
+ * own frames (snapshot create's id) and the watcher's go out one at a
+ * time under the request's send_lock (srv_send), and the dispatcher stops
+ * the watcher before it sends the closing CTL_END: the frames of one
+ * connection never interleave. At most 5 frames a second, and each
+ * phase's start and end.
  */
 #include "snapfs.h"
 
@@ -30,8 +32,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -49,41 +53,92 @@ int srv_progress_wanted(const char *verb)
 	return 0;
 }
 
+/* A request whose progress is watched has two senders on its connection:
+ * the watcher, and the handler sending its data frames (snapshot create's
+ * id). Their frames must not interleave, so both send under the request's
+ * own send_lock: a mutex of this one connection, held only across a send,
+ * which only the two threads of this request ever take (never a lock of
+ * the store nor of the snapshot module). */
+struct srv_progress {
+	struct progress *p;
+	int fd;
+	pthread_mutex_t send_lock;
+};
+
+static _Thread_local struct srv_progress *active; /* the handler thread's */
+
+static int send_locked(struct srv_progress *sp, const struct ctl_msg *m)
+{
+	int rc;
+
+	pthread_mutex_lock(&sp->send_lock);
+	rc = ctl_send(sp->fd, m);
+	pthread_mutex_unlock(&sp->send_lock);
+	return rc;
+}
+
+int srv_send(int fd, const struct ctl_msg *m)
+{
+	return active && active->fd == fd ? send_locked(active, m) : ctl_send(fd, m);
+}
+
+static void progress_msg(struct ctl_msg *m, const struct progress_report *r, char d[24], char t[24])
+{
+	snprintf(d, 24, "%" PRIu64, r->done);
+	snprintf(t, 24, "%" PRIu64, r->total);
+	ctl_msg_init(m, CTL_PROGRESS);
+	ctl_adds(m, "done", d);
+	ctl_adds(m, "total", t);
+	ctl_adds(m, "phase", r->phase);
+	ctl_adds(m, "unit", r->unit);
+	if (r->end)
+		ctl_adds(m, "end", "1");
+}
+
 int srv_send_progress(int fd, const struct progress_report *r)
 {
 	struct ctl_msg m;
 	char d[24], t[24];
 
-	snprintf(d, sizeof(d), "%" PRIu64, r->done);
-	snprintf(t, sizeof(t), "%" PRIu64, r->total);
-	ctl_msg_init(&m, CTL_PROGRESS);
-	ctl_adds(&m, "done", d);
-	ctl_adds(&m, "total", t);
-	ctl_adds(&m, "phase", r->phase);
-	ctl_adds(&m, "unit", r->unit);
-	if (r->end)
-		ctl_adds(&m, "end", "1");
-	return ctl_send(fd, &m);
+	progress_msg(&m, r, d, t);
+	return srv_send(fd, &m);
 }
 
+/* On the watcher's thread. */
 static void send_report(void *arg, const struct progress_report *r)
 {
+	struct ctl_msg m;
+	char d[24], t[24];
+
+	progress_msg(&m, r, d, t);
 	/* a client gone: the work goes on, its reply will fail the same way */
-	srv_send_progress((int)(intptr_t)arg, r);
+	send_locked(arg, &m);
 }
 
-struct progress *srv_progress_start(int fd)
+struct srv_progress *srv_progress_start(int fd)
 {
-	struct progress *p = NULL;
+	struct srv_progress *sp = xcalloc(1, sizeof(*sp));
 
-	if (progress_start(&p, SRV_PROGRESS_EVERY_US, send_report, (void *)(intptr_t)fd))
+	sp->fd = fd;
+	pthread_mutex_init(&sp->send_lock, NULL);
+	if (progress_start(&sp->p, SRV_PROGRESS_EVERY_US, send_report, sp)) {
 		dlog("progress: cannot start a thread: the client sees no progress");
-	return p;
+		pthread_mutex_destroy(&sp->send_lock);
+		free(sp);
+		return NULL;
+	}
+	active = sp;
+	return sp;
 }
 
-void srv_progress_stop(struct progress *p)
+void srv_progress_stop(struct srv_progress *sp)
 {
-	progress_stop(p);
+	if (!sp)
+		return;
+	progress_stop(sp->p); /* its last frame is out */
+	active = NULL;
+	pthread_mutex_destroy(&sp->send_lock);
+	free(sp);
 }
 
 /* ---- the marker restore of serve ---- */
