@@ -6,6 +6,7 @@
 #include "snapfs.h"
 
 #include "fsutil.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -103,11 +104,12 @@ static int frame_data(const struct ctl_msg *m, const struct cli_reply *r)
 			fwrite(v, 1, vl, stdout);
 		return 0;
 	case CTL_PROGRESS: {
-		uint64_t done = 0, total = 0;
+		struct progress_report pr;
+		char phase[32], unit[16];
 
-		ctl_getu64(m, "done", &done);
-		ctl_getu64(m, "total", &total);
-		return r && r->on_progress ? r->on_progress(r->arg, done, total) : 0;
+		if (cli_progress_frame(m, &pr, phase, unit))
+			return -EBADMSG;
+		return r && r->on_progress ? r->on_progress(r->progress_arg, &pr) : 0;
 	}
 	default:
 		return -EBADMSG;
@@ -194,4 +196,17 @@ int cli_call(const char *data, struct ctl_msg *req, const struct cli_reply *r)
 	fflush(stdout);
 	close(fd);
 	return (int)code;
+}
+
+int cli_call_progress(const struct cli_opts *o, struct ctl_msg *req, struct cli_reply *r)
+{
+	struct cli_progress cp;
+	int rc;
+
+	cli_progress_init(&cp, o, o->verb->name);
+	r->on_progress = cli_progress_on_frame;
+	r->progress_arg = &cp;
+	rc = cli_call(o->data, req, r);
+	cli_progress_done(&cp);
+	return rc;
 }

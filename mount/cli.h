@@ -123,11 +123,12 @@ struct cli_opts {
 	const struct cli_verb *verb;
 	char *data;	      /* absolute, malloc'ed; NULL for a CLI_NODATA verb */
 	const char *data_opt; /* --data as given (before or after the verb) */
-	const char *mount, *prefix, *table, *as, *snapshot;
+	const char *mount, *prefix, *table, *as, *snapshot, *keyspace;
 	struct cli_time at, to;
 	struct cli_duration interval, retention;
 	uint64_t limit, rows, seed, tablets, value_size;
 	int foreground, json, hex, allow_other, help;
+	int progress, quiet; /* --progress, --quiet (cli_progress.c) */
 	int npos;
 	char **pos; /* positional arguments (points into argv) */
 };

@@ -26,6 +26,19 @@
 	CLI_OPT_STR("snapshot", CLI_SNAPSHOT, "ID", snapshot, 0,                                   \
 		    "read from snapshot ID, at its cut")
 
+/* The verbs whose work is long show its progress (cli_progress.c). */
+#define OPT_PROGRESS                                                                               \
+	{                                                                                          \
+		.name = "progress", .type = CLI_FLAG, .off = CLI_FIELD(progress, int),             \
+		.excludes = "quiet",                                                               \
+		.help = "show progress as plain lines on stderr even when it is not a terminal"    \
+	}
+#define OPT_QUIET                                                                                  \
+	{                                                                                          \
+		.name = "quiet", .type = CLI_FLAG, .off = CLI_FIELD(quiet, int),                   \
+		.help = "show no progress, not even on a terminal"                                 \
+	}
+
 #define ARG_TABLE                                                                                  \
 	{                                                                                          \
 		"KS.TABLE", CLI_TABLE, CLI_ONE, "keyspace and table, e.g. app.users"               \
@@ -69,7 +82,8 @@ const struct cli_verb cli_verbs[] = {
 		     CLI_OPT_FLAG("foreground", foreground,
 				  "stay attached; log to stderr; tell systemd when ready"),
 		     CLI_OPT_FLAG("allow-other", allow_other,
-				  "let other users read the mount (FUSE allow_other)")),
+				  "let other users read the mount (FUSE allow_other)"),
+		     OPT_PROGRESS, OPT_QUIET),
 	.exits = EXITS({2, "the data directory does not exist"},
 		       {3, "already served by another daemon; a marker restore refused"}),
 	.example = "snapfs serve --data /srv/snapfs --mount /mnt/snapfs",
@@ -85,11 +99,27 @@ const struct cli_verb cli_verbs[] = {
     },
     {
 	.name = "status",
-	.summary = "show the daemon's version, pid, mount, tables and snapshots",
+	.summary = "show the daemon (version, uptime, mount) and per keyspace its snapshots, "
+		   "schedules, restore window and disk",
 	.opts = OPTS(OPT_JSON),
 	.exits = EXITS({2, "the data directory does not exist"}),
 	.example = "snapfs status --json",
 	.fn = cmd_status,
+	.flags = CLI_CLIENT,
+    },
+    {
+	.name = "metrics",
+	.summary = "print the numbers of status as OpenMetrics text (node_exporter's textfile "
+		   "collector)",
+	.text = "Gauges named snapfs_*, per keyspace with a keyspace label, per schedule with\n"
+		"keyspace and schedule labels, the same numbers as 'status --json', ending\n"
+		"with '# EOF'. When no daemon answers it still prints a document, with\n"
+		"snapfs_up 0, and exits 4 (2 when DATA does not exist). Write it to a file\n"
+		"atomically (README, Monitoring).",
+	.exits = EXITS({2, "the data directory does not exist (prints snapfs_up 0)"}),
+	.example = "snapfs metrics > /var/lib/node_exporter/snapfs.prom.$$ && mv "
+		   "/var/lib/node_exporter/snapfs.prom.$$ /var/lib/node_exporter/snapfs.prom",
+	.fn = cmd_metrics,
 	.flags = CLI_CLIENT,
     },
     {
@@ -192,7 +222,8 @@ const struct cli_verb cli_verbs[] = {
 	    CLI_OPT_NUM("rows", "N", rows, 1, SNAPFS_LOAD_ROWS_MAX, 0, CLI_REQUIRED,
 			"rows to write"),
 	    CLI_OPT_NUM("value-size", "BYTES", value_size, 0, VALUE_MAX, 100, 0, "bytes per value"),
-	    CLI_OPT_NUM("seed", "S", seed, 0, UINT64_MAX, 0, 0, "seed of the values")),
+	    CLI_OPT_NUM("seed", "S", seed, 0, UINT64_MAX, 0, 0, "seed of the values"), OPT_PROGRESS,
+	    OPT_QUIET),
 	.exits = EXITS({2, "no such table"}, {3, "no space left; the table is being restored"}),
 	.example = "snapfs load demo.items --rows 10000 --seed 1",
 	.fn = cmd_load,
@@ -205,6 +236,7 @@ const struct cli_verb cli_verbs[] = {
 	.summary = "snapshot a keyspace (or some of its tables) at one hybrid time; print its id",
 	.args = ARGS({"KS", CLI_KEYSPACE, CLI_ONE, "the keyspace"},
 		     {"TABLE", CLI_STRING, CLI_MANY, "only these tables of KS (default: all)"}),
+	.opts = OPTS(OPT_PROGRESS, OPT_QUIET),
 	.exits = EXITS({2, "no such keyspace or table"},
 		       {3, "no space left for the snapshot; a restore is under way"}),
 	.example = "snapfs snapshot create app",
@@ -213,9 +245,16 @@ const struct cli_verb cli_verbs[] = {
     },
     {
 	.name = "snapshot list",
-	.summary = "list the snapshots: id, state, time, keyspace, bytes, tables",
-	.opts = OPTS(OPT_JSON),
-	.example = "snapfs snapshot list --json",
+	.summary = "list the snapshots: id, state, time, keyspace, bytes, what deleting each frees",
+	.text = "BYTES is the size of a snapshot's files (what a copy of it takes); EXCLUSIVE\n"
+		"the disk space deleting it would free: its files with no link outside it\n"
+		"(not in the live tables, another snapshot or a file still open through the\n"
+		"mount), counted in allocated blocks as du does, each file once.",
+	.opts = OPTS(CLI_OPT_STR("keyspace", CLI_KEYSPACE, "KS", keyspace, 0,
+				 "only the snapshots of keyspace KS"),
+		     OPT_JSON),
+	.exits = EXITS({2, "no such keyspace"}),
+	.example = "snapfs snapshot list --keyspace app --json",
 	.fn = cmd_snapshot_list,
 	.flags = CLI_CLIENT,
     },
@@ -246,7 +285,8 @@ const struct cli_verb cli_verbs[] = {
 	.opts = OPTS(CLI_OPT_STR("table", CLI_TABLE, "KS.T", table, 0,
 				 "restore only this table of the snapshot"),
 		     CLI_OPT_STR("as", CLI_TABLE, "KS.T2", as, 0,
-				 "restore it into this table (created if absent)")),
+				 "restore it into this table (created if absent)"),
+		     OPT_PROGRESS, OPT_QUIET),
 	.exits = EXITS({2, "no such snapshot, or the table is not in it"},
 		       {3, "a restore is under way; no space left"}),
 	.example = "snapfs snapshot restore 3f2a... --table app.users --as app.users_old",
@@ -303,7 +343,8 @@ const struct cli_verb cli_verbs[] = {
 	.args = ARGS({"KS", CLI_KEYSPACE, CLI_ONE, "the keyspace"}),
 	.opts = OPTS(CLI_OPT_TIME("to", to, CLI_REQUIRED, NULL,
 				  "RFC 3339 (2026-11-23T10:00:00Z), relative (-15m), or a "
-				  "hybrid time")),
+				  "hybrid time"),
+		     OPT_PROGRESS, OPT_QUIET),
 	.exits = EXITS({2, "no such keyspace"},
 		       {3, "TIME outside the restore window (named in the message); the "
 			   "keyspace has no schedule"}),
@@ -326,7 +367,7 @@ const struct cli_verb cli_verbs[] = {
 	.summary = "check a backup tree (SHA256SUMS, SNAPSHOT.json, every file); change nothing",
 	.text = "Reports every bad file, not only the first. Needs no daemon.",
 	.args = ARGS({"DIR", CLI_DIR, CLI_ONE, "a copied snapshot directory"}),
-	.opts = OPTS(OPT_JSON),
+	.opts = OPTS(OPT_JSON, OPT_PROGRESS, OPT_QUIET),
 	.exits = EXITS({2, "DIR does not exist"},
 		       {3, "the backup is bad (each bad file is named), or DIR is not a "
 			   "directory"}),

@@ -61,7 +61,10 @@ int cmd_serve(struct cli_opts *o)
 		mnt = o->mount[0] == '/' || !getcwd(cwd, sizeof(cwd))
 			  ? xstrdup(o->mount)
 			  : fs_path("%s/%s", cwd, o->mount);
-	rc = daemon_serve(o->data, mnt, o->foreground, o->allow_other);
+	rc = daemon_serve(o->data, mnt, o->foreground, o->allow_other,
+			  o->quiet	? -1
+			  : o->progress ? 1
+					: 0);
 	free(mnt);
 	return rc;
 }
@@ -107,23 +110,10 @@ int cmd_stop(struct cli_opts *o)
 static int print_status(void *arg, json_object *o)
 {
 	const struct cli_opts *opts = arg;
-	size_t hl = strlen("hybrid_time");
 
 	if (opts->json)
 		return cli_print_json(o) ? EXIT_INTERNAL : 0;
-	json_object_object_foreach(o, key, val)
-	{
-		size_t kl = strlen(key);
-
-		if (kl >= hl && !strcmp(key + kl - hl, "hybrid_time"))
-			continue; /* the text form shows the RFC 3339 one */
-		printf("%-12s %s\n", key,
-		       !val ? "-"
-		       : json_object_is_type(val, json_type_string)
-			   ? json_object_get_string(val)
-			   : json_object_to_json_string(val));
-	}
-	return 0;
+	return status_print_text(o) ? EXIT_INTERNAL : 0;
 }
 
 int cmd_status(struct cli_opts *o)
@@ -150,6 +140,7 @@ int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbu
 			       d->mountpoint ? json_object_new_string(d->mountpoint)
 					     : json_object_new_null());
 	jtime_add_us(o, "started", d->started_us);
+	status_add_uptime(o, d);
 	/* d->view is set before the first client is accepted and cleared
 	 * after the last one is gone (daemon.c's shut-down order) */
 	if (d->view) {
@@ -164,6 +155,7 @@ int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbu
 	json_object_object_add(o, "tables", json_object_new_int((int)store_table_count(d->store)));
 	json_object_object_add(o, "snapshots", json_object_new_int((int)snapshots_count(d->snaps)));
 	jtime_add(o, NULL, hlc_last(store_clock(d->store))); /* the clock: last time handed out */
+	status_add_keyspaces(o, d);
 	rc = srv_send_json(fd, o);
 	json_object_put(o);
 	return rc;

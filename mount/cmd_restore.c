@@ -7,6 +7,7 @@
 #include "fsutil.h"
 #include "check.h"
 #include "jtime.h"
+#include "progress.h"
 #include "restore.h"
 #include "snap.h"
 
@@ -116,6 +117,29 @@ static int verify_json(const char *root, int rc, const struct manifest *m,
 	return prc;
 }
 
+static void show_progress(void *arg, const struct progress_report *r)
+{
+	cli_progress_report(arg, r);
+}
+
+/* restore_verify_report, its progress (hashing, then reading the tablets)
+ * shown on stderr as o asks, by a watcher thread of this process. */
+static int verify_with_progress(const struct cli_opts *o, const char *root, struct manifest *m,
+				struct verify_report *r, struct errbuf *e)
+{
+	struct cli_progress cp;
+	struct progress *p = NULL;
+	int rc;
+
+	cli_progress_init(&cp, o, "verify");
+	if (cp.mode != CLI_PROGRESS_OFF)
+		progress_start(&p, 100000, show_progress, &cp); /* none if it cannot start */
+	rc = restore_verify_report(root, m, r, e);
+	progress_stop(p);
+	cli_progress_done(&cp);
+	return rc;
+}
+
 int cmd_verify(struct cli_opts *o)
 {
 	const char *root = o->pos[0];
@@ -134,7 +158,7 @@ int cmd_verify(struct cli_opts *o)
 				 "verify '%s': not a directory (a backup tree is the directory "
 				 "holding SNAPSHOT.json and SHA256SUMS)",
 				 root);
-	rc = restore_verify_report(root, &m, &r, &e);
+	rc = verify_with_progress(o, root, &m, &r, &e);
 	if (o->json) {
 		if (verify_json(root, rc, &m, &r))
 			rc = rc ? rc : -EIO;

@@ -13,6 +13,7 @@
 
 #include "fsutil.h"
 #include "parse.h"
+#include "progress.h"
 #include "snap.h"
 
 #include <errno.h>
@@ -144,18 +145,10 @@ int cmd_scan(struct cli_opts *o)
 	return rc;
 }
 
-static int print_progress(void *arg, uint64_t done, uint64_t total)
-{
-	if (isatty(STDERR_FILENO))
-		fprintf(stderr, "\rloaded %" PRIu64 "/%" PRIu64 " rows (%d%%)", done, total,
-			total ? (int)(done * 100 / total) : 100);
-	return 0;
-}
-
 int cmd_load(struct cli_opts *o)
 {
 	struct ctl_msg req;
-	struct cli_reply r = {.on_progress = print_progress};
+	struct cli_reply r = {0};
 	char rows[24], vsize[24], seed[24];
 	int rc;
 
@@ -168,9 +161,7 @@ int cmd_load(struct cli_opts *o)
 	ctl_adds(&req, "rows", rows);
 	ctl_adds(&req, "value_size", vsize);
 	ctl_adds(&req, "seed", seed);
-	rc = cli_call(o->data, &req, &r);
-	if (isatty(STDERR_FILENO))
-		fputc('\n', stderr);
+	rc = cli_call_progress(o, &req, &r);
 	if (rc == EXIT_OK)
 		printf("snapfs: loaded %" PRIu64 " rows into '%s'\n", o->rows, o->pos[0]);
 	return rc;
@@ -323,22 +314,18 @@ struct load_ctx {
 	int64_t last_us;
 };
 
+/* Sent from the loading thread itself, which holds no lock between
+ * batches (store_load): a client that goes away ends the load. */
 static int load_progress(void *arg, uint64_t done, uint64_t total)
 {
 	struct load_ctx *c = arg;
 	int64_t now = hlc_wall_us();
-	struct ctl_msg m;
-	char d[24], t[24];
+	struct progress_report r = {"write", "rows", done, total, done == total};
 
 	if (done < total && now - c->last_us < 200000)
 		return 0;
 	c->last_us = now;
-	snprintf(d, sizeof(d), "%" PRIu64, done);
-	snprintf(t, sizeof(t), "%" PRIu64, total);
-	ctl_msg_init(&m, CTL_PROGRESS);
-	ctl_adds(&m, "done", d);
-	ctl_adds(&m, "total", t);
-	return ctl_send(c->fd, &m);
+	return srv_send_progress(c->fd, &r);
 }
 
 int srv_load(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)

@@ -110,6 +110,7 @@ int cmd_restore_point_list(struct cli_opts *o)
 int cmd_restore_to(struct cli_opts *o)
 {
 	struct ctl_msg req;
+	struct cli_reply r = {0};
 	char buf[24];
 	int rc;
 
@@ -118,7 +119,7 @@ int cmd_restore_to(struct cli_opts *o)
 	ctl_adds(&req, "verb", "restore.to");
 	ctl_adds(&req, "keyspace", o->pos[0]);
 	ctl_adds(&req, "at", buf);
-	rc = cli_call(o->data, &req, NULL);
+	rc = cli_call_progress(o, &req, &r);
 	if (rc == EXIT_OK)
 		printf("snapfs: keyspace '%s' restored to %s\n", o->pos[0], o->to.text);
 	return rc;

@@ -6,6 +6,7 @@
 
 #include "fsutil.h"
 #include "snap.h"
+#include "space.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -40,19 +41,21 @@ static int print_list(void *arg, json_object *arr)
 
 	if (o->json)
 		return cli_print_json(arr) ? EXIT_INTERNAL : 0;
-	printf("%-32s  %-9s  %-27s  %-12s  %10s  %s\n", "ID", "STATE", "TIME", "KEYSPACE", "BYTES",
-	       "TABLES");
+	printf("%-32s  %-9s  %-27s  %-12s  %10s  %10s  %s\n", "ID", "STATE", "TIME", "KEYSPACE",
+	       "BYTES", "EXCLUSIVE", "TABLES");
 	for (size_t i = 0; i < n; i++) {
 		json_object *s = json_object_array_get_idx(arr, i), *v, *tabs;
-		char bytes[32];
+		char bytes[32], excl[32] = "-";
 
 		json_object_object_get_ex(s, "bytes", &v);
 		human_bytes(json_object_get_uint64(v), bytes, sizeof(bytes));
+		if (json_object_object_get_ex(s, "exclusive_bytes", &v) && v)
+			human_bytes(json_object_get_uint64(v), excl, sizeof(excl));
 		printf("%-32s", str_or_dash(s, "id"));
 		printf("  %-9s", str_or_dash(s, "state"));
 		printf("  %-27s", str_or_dash(s, "time"));
 		printf("  %-12s", str_or_dash(s, "keyspace"));
-		printf("  %10s  ", bytes);
+		printf("  %10s  %10s  ", bytes, excl);
 		tabs = json_object_object_get(s, "tables");
 		for (size_t j = 0; j < json_object_array_length(tabs); j++)
 			printf("%s%s", j ? "," : "",
@@ -108,7 +111,7 @@ int cmd_snapshot_create(struct cli_opts *o)
 	ctl_adds(&req, "keyspace", o->pos[0]);
 	for (int i = 1; i < o->npos; i++)
 		ctl_adds(&req, "table", o->pos[i]);
-	return cli_call(o->data, &req, &r);
+	return cli_call_progress(o, &req, &r);
 }
 
 int cmd_snapshot_list(struct cli_opts *o)
@@ -118,6 +121,8 @@ int cmd_snapshot_list(struct cli_opts *o)
 
 	ctl_msg_init(&req, CTL_REQ);
 	ctl_adds(&req, "verb", "snapshot.list");
+	if (o->keyspace)
+		ctl_adds(&req, "keyspace", o->keyspace);
 	return cli_call(o->data, &req, &r);
 }
 
@@ -149,6 +154,7 @@ int cmd_snapshot_export(struct cli_opts *o)
 int cmd_snapshot_restore(struct cli_opts *o)
 {
 	struct ctl_msg req;
+	struct cli_reply r = {0};
 	int rc;
 
 	ctl_msg_init(&req, CTL_REQ);
@@ -158,7 +164,7 @@ int cmd_snapshot_restore(struct cli_opts *o)
 		ctl_adds(&req, "table", o->table);
 	if (o->as)
 		ctl_adds(&req, "as", o->as);
-	rc = cli_call(o->data, &req, NULL);
+	rc = cli_call_progress(o, &req, &r);
 	if (rc == EXIT_OK)
 		printf("snapfs: snapshot '%s' restored\n", o->pos[0]);
 	return rc;
@@ -198,14 +204,51 @@ int srv_snapshot_create(struct daemon *d, const struct ctl_msg *req, int fd, str
 	return rc;
 }
 
+/* Adds to each snapshot of the listing what deleting it would free (see
+ * space.h), and keeps only those of keyspace ks when ks is not NULL. */
+static json_object *with_space(struct daemon *d, json_object *arr, const char *ks)
+{
+	json_object *out = json_object_new_array();
+	struct space_usage u;
+
+	space_measure(d->store, d->snaps, &u);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *s = json_object_array_get_idx(arr, i), *v;
+		const struct space_snapshot *sp;
+
+		if (ks && (!json_object_object_get_ex(s, "keyspace", &v) ||
+			   strcmp(json_object_get_string(v), ks)))
+			continue;
+		json_object_object_get_ex(s, "id", &v);
+		sp = space_snapshot_find(&u, json_object_get_string(v));
+		/* gone between the listing and the walk: nothing to free */
+		json_object_object_add(s, "exclusive_bytes",
+				       json_object_new_uint64(sp ? sp->exclusive_bytes : 0));
+		json_object_array_add(out, json_object_get(s));
+	}
+	space_usage_release(&u);
+	return out;
+}
+
 int srv_snapshot_list(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e)
 {
-	json_object *arr = NULL;
-	int rc = snap_list(d->snaps, &arr, e);
+	json_object *arr = NULL, *out = NULL;
+	char *ks = ctl_dup(req, "keyspace");
+	int rc = 0;
 
+	if (ks && !name_valid(ks))
+		rc = err_set(e, -EINVAL, "keyspace '%s': not a valid name", ks);
 	if (!rc)
-		rc = srv_send_json(fd, arr);
+		rc = snap_list(d->snaps, &arr, e);
+	if (!rc)
+		out = with_space(d, arr, ks);
+	if (!rc && ks && !json_object_array_length(out) && !store_keyspace_exists(d->store, ks))
+		rc = err_set(e, -ENOENT, "keyspace '%s': not found", ks);
+	if (!rc)
+		rc = srv_send_json(fd, out);
+	json_object_put(out);
 	json_object_put(arr);
+	free(ks);
 	return rc;
 }
 

@@ -40,6 +40,7 @@
 #include "snapfs.h"
 
 #include "fsutil.h"
+#include "progress.h"
 #include "schedule.h"
 #include "snap.h"
 #include "view_glue.h"
@@ -79,7 +80,7 @@ int srv_send_json(int fd, json_object *o)
 
 	ctl_msg_init(&m, CTL_JSON);
 	ctl_adds(&m, "json", s);
-	return ctl_send(fd, &m);
+	return srv_send(fd, &m);
 }
 
 int srv_send_text(int fd, const char *text)
@@ -88,7 +89,7 @@ int srv_send_text(int fd, const char *text)
 
 	ctl_msg_init(&m, CTL_TEXT);
 	ctl_adds(&m, "text", text);
-	return ctl_send(fd, &m);
+	return srv_send(fd, &m);
 }
 
 int srv_send_row(int fd, const char *key, size_t klen, const char *val, size_t vlen)
@@ -98,7 +99,7 @@ int srv_send_row(int fd, const char *key, size_t klen, const char *val, size_t v
 	ctl_msg_init(&m, CTL_ROW);
 	ctl_add(&m, "key", key, klen);
 	ctl_add(&m, "value", val, vlen);
-	return ctl_send(fd, &m);
+	return srv_send(fd, &m);
 }
 
 int srv_arg(const struct ctl_msg *req, const char *name, char **out, struct errbuf *e)
@@ -182,8 +183,11 @@ int daemon_dispatch(struct daemon *d, const struct ctl_msg *req, int fd)
 	for (const struct srv_verb *v = srv_verbs; v->verb; v++) {
 		if (strcmp(v->verb, verb))
 			continue;
+		struct srv_progress *p = srv_progress_wanted(verb) ? srv_progress_start(fd) : NULL;
+
 		e.msg[0] = '\0';
 		rc = v->fn(d, req, fd, &e);
+		srv_progress_stop(p); /* its last frame before the reply */
 		if (rc < 0 && !e.msg[0])
 			err_set(&e, rc, "%s: %s", verb, strerror(-rc));
 		stop = rc == 0 && v->fn == srv_stop;
@@ -290,16 +294,40 @@ static void notify(int fd, int rc, const char *msg)
 	close(fd);
 }
 
-/* Parent side of detaching: waits for the child's readiness line. */
-static int wait_ready(int rfd, pid_t pid, const char *data)
+/* Parent side of detaching: waits for the child's readiness line,
+ * showing the progress lines of a marker restore that come before it
+ * (srv_progress.c) as --progress and --quiet say. */
+static int wait_ready(int rfd, pid_t pid, const char *data, int progress)
 {
-	char buf[ERRBUF_MAX + 16] = {0};
+	char buf[ERRBUF_MAX + 16] = {0}, *nl;
+	struct cli_progress cp;
 	size_t got = 0;
 	ssize_t n;
 	int rc;
 
-	while (got < sizeof(buf) - 1 && (n = read(rfd, buf + got, sizeof(buf) - 1 - got)) > 0)
+	cli_progress_init_flags(&cp, progress > 0, progress < 0, "serve");
+	for (;;) {
+		while ((nl = memchr(buf, '\n', got)) && !strncmp(buf, "progress ", 9)) {
+			struct progress_report r;
+			char phase[32], unit[16];
+
+			*nl = '\0';
+			if (!serve_progress_parse(buf, &r, phase, unit))
+				cli_progress_report(&cp, &r);
+			got -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, got);
+		}
+		if (got >= sizeof(buf) - 1)
+			break;
+		n = read(rfd, buf + got, sizeof(buf) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
 		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	cli_progress_done(&cp);
 	close(rfd);
 	if (!got) {
 		fprintf(stderr,
@@ -354,7 +382,10 @@ static void reopen_log(struct daemon *d)
 	dlog("SIGHUP: log reopened");
 }
 
-static int detach(const char *data, int *notify_fd)
+/* Forks. The child goes on as the daemon: 0, with *notify_fd the write end
+ * of the readiness pipe. The parent waits for the child's readiness: 1,
+ * with the exit code of `snapfs serve` in *parent_rc. */
+static int detach(const char *data, int progress, int *notify_fd, int *parent_rc)
 {
 	int p[2];
 	pid_t pid;
@@ -368,7 +399,8 @@ static int detach(const char *data, int *notify_fd)
 		return -errno;
 	if (pid > 0) {
 		close(p[1]);
-		exit(wait_ready(p[0], pid, data));
+		*parent_rc = wait_ready(p[0], pid, data, progress);
+		return 1;
 	}
 	close(p[0]);
 	setsid();
@@ -442,12 +474,13 @@ static void shut_down(struct daemon *d)
 	}
 }
 
-int daemon_serve(const char *data, const char *mountpoint, int foreground, int allow_other)
+int daemon_serve(const char *data, const char *mountpoint, int foreground, int allow_other,
+		 int progress)
 {
 	struct daemon d;
 	struct errbuf e = {{0}};
 	sigset_t mask;
-	int lockfd = -1, lfd = -1, sfd = -1, notify_fd = -1, rc = 0;
+	int lockfd = -1, lfd = -1, sfd = -1, notify_fd = -1, rc = 0, parent_rc = -1;
 	char *sock = ctl_socket_path(data);
 	struct stat st;
 
@@ -455,6 +488,8 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 	d.data = xstrdup(data);
 	d.mountpoint = mountpoint ? xstrdup(mountpoint) : NULL;
 	d.allow_other = allow_other;
+	d.progress = progress;
+	d.ready_fd = -1;
 	d.wake[0] = d.wake[1] = -1;
 
 	if (stat(data, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -463,12 +498,17 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 		goto out;
 	}
 	if (!foreground) {
-		rc = detach(data, &notify_fd);
+		rc = detach(data, progress, &notify_fd, &parent_rc);
+		if (rc == 1) {
+			rc = 0; /* the parent: the child is the daemon */
+			goto out;
+		}
 		if (rc) {
 			err_set(&e, rc, "serve: cannot detach: %s", strerror(-rc));
 			goto out;
 		}
 		d.detached = 1;
+		d.ready_fd = notify_fd;
 	}
 	rc = lock_data(data, &lockfd, &e);
 	if (rc)
@@ -514,13 +554,15 @@ int daemon_serve(const char *data, const char *mountpoint, int foreground, int a
 		fprintf(stdout, "snapfs: serving '%s' (pid %d)\n", data, (int)getpid());
 	fflush(stdout);
 	notify(notify_fd, 0, "ok");
-	notify_fd = -1;
+	notify_fd = d.ready_fd = -1;
 	daemon_sd_notify("READY=1");
 	if (schedules_start(d.sched))
 		dlog("error: cannot start the schedule thread");
 	serve_loop(&d, lfd, sfd);
 	daemon_sd_notify("STOPPING=1");
 out:
+	if (parent_rc >= 0)
+		goto out_parent;
 	if (lfd >= 0) {
 		close(lfd);
 		unlink(sock);
@@ -543,8 +585,9 @@ out:
 	}
 	if (lockfd >= 0)
 		close(lockfd); /* releases the flock last: stop waits on it */
+out_parent:
 	free(d.data);
 	free(d.mountpoint);
 	free(sock);
-	return errbuf_exit_code(rc);
+	return parent_rc >= 0 ? parent_rc : errbuf_exit_code(rc);
 }

@@ -30,6 +30,8 @@ struct daemon {
 	char *mountpoint; /* NULL without --mount */
 	int allow_other;
 	int detached;		 /* stdout and stderr are DATA/snapfs.log (reopened on SIGHUP) */
+	int progress;		 /* of a marker restore: 1 --progress, -1 --quiet, 0 neither */
+	int ready_fd;		 /* detached: the pipe to the waiting parent until ready, else -1 */
 	struct store *store;	 /* NULL until opened */
 	struct snapshots *snaps; /* the snapshot module, NULL until opened */
 	struct schedules *sched; /* schedules and restore points */
@@ -46,8 +48,10 @@ void daemon_sd_notify(const char *state);
 /* Asks the daemon to shut down (thread-safe, async-signal-safe). */
 void daemon_request_stop(struct daemon *d);
 
-/* Runs `serve`: returns the process exit code. */
-int daemon_serve(const char *data, const char *mountpoint, int foreground, int allow_other);
+/* Runs `serve`: returns the process exit code. progress: 1 --progress,
+ * -1 --quiet, 0 neither. */
+int daemon_serve(const char *data, const char *mountpoint, int foreground, int allow_other,
+		 int progress);
 
 /* Runs one request and sends its closing CTL_END frame: 0, or the send's
  * error (the connection is then done). */
@@ -104,6 +108,37 @@ const char *snapfs_version_string(void);
 /* Prints "snapfs: error: <msg>" to stderr and returns the exit code for rc. */
 int cli_error(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Progress shown to people (cli_progress.c): where it goes is decided
+ * once per verb from --quiet, --progress and whether stderr is a tty. */
+struct progress_report;
+enum cli_progress_mode {
+	CLI_PROGRESS_OFF,
+	CLI_PROGRESS_TTY,   /* one line per phase, redrawn in place */
+	CLI_PROGRESS_LINES, /* plain lines, a few a second at most */
+	CLI_PROGRESS_LOG,   /* plain lines through dlog (serve) */
+};
+struct cli_progress {
+	enum cli_progress_mode mode;
+	const char *what;    /* the verb, first word of each line */
+	char phase[32];	     /* the phase shown */
+	int open_phase;	     /* phase started, not ended */
+	int printed;	     /* a line of this phase was shown, with count done */
+	uint64_t done, base; /* shown last; at the phase's first report */
+	int64_t phase_start_us, last_us;
+	int line_open; /* a terminal's line is drawn and not ended */
+};
+void cli_progress_init(struct cli_progress *cp, const struct cli_opts *o, const char *what);
+void cli_progress_init_flags(struct cli_progress *cp, int progress, int quiet, const char *what);
+void cli_progress_report(struct cli_progress *cp, const struct progress_report *r);
+/* Ends a terminal's line left open. */
+void cli_progress_done(struct cli_progress *cp);
+/* A CTL_PROGRESS frame as a report (phase and unit copied into the
+ * buffers given; a frame without them is load's rows): 0 or -EBADMSG. */
+int cli_progress_frame(const struct ctl_msg *m, struct progress_report *r, char phase[32],
+		       char unit[16]);
+/* An on_progress callback showing every report on the cli_progress arg. */
+int cli_progress_on_frame(void *arg, const struct progress_report *r);
+
 /* What to do with data frames of a reply. A callback returns 0 to go on,
  * -ECANCELED to stop quietly with exit 0 (stdout closed), an exit code > 0
  * to stop with it (having printed why), any other negative errno for a
@@ -111,14 +146,18 @@ int cli_error(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 struct cli_reply {
 	int (*on_row)(void *arg, const char *k, uint32_t kl, const char *v, uint32_t vl);
 	int (*on_json)(void *arg, json_object *o);
-	int (*on_progress)(void *arg, uint64_t done, uint64_t total);
+	int (*on_progress)(void *arg, const struct progress_report *r);
 	void *arg;
+	void *progress_arg; /* on_progress's */
 };
 
 /* Sends req to DATA's daemon, feeds data frames to r (text frames go to
  * stdout), prints the error of the END frame. Returns the exit code
  * (4 with a hint when no daemon listens). */
 int cli_call(const char *data, struct ctl_msg *req, const struct cli_reply *r);
+/* cli_call(o->data, ...) showing the daemon's progress frames as o asks
+ * (--progress, --quiet, whether stderr is a terminal). */
+int cli_call_progress(const struct cli_opts *o, struct ctl_msg *req, struct cli_reply *r);
 
 /* Prints doc as the one JSON document of a --json verb (no escaped
  * slashes, a newline after it). Returns 0, or -EIO if stdout failed. */
@@ -159,6 +198,41 @@ int cmd_restore_list(struct cli_opts *o);
 int cmd_verify(struct cli_opts *o);
 int cmd_dump(struct cli_opts *o);
 int cmd_check(struct cli_opts *o);
+int cmd_metrics(struct cli_opts *o);
+
+/* The sections of status beyond the daemon's own fields (cmd_monitor.c),
+ * each adding its fields to o. */
+void status_add_uptime(json_object *o, struct daemon *d);
+void status_add_keyspaces(json_object *o, struct daemon *d);
+/* status as text for people: 0, or -EIO if stdout failed. */
+int status_print_text(json_object *o);
+/* The OpenMetrics document of a status document (NULL: no daemon answered,
+ * snapfs_up 0), ending with "# EOF". */
+void metrics_print(FILE *f, json_object *status);
+
+/* Progress of a request's work sent to its client as CTL_PROGRESS frames
+ * (srv_progress.c): srv_progress_start makes a progress (progress.h)
+ * current on the calling thread, whose watcher sends the frames with no
+ * lock of the store held; srv_progress_stop (with no lock held) ends it. */
+struct srv_progress;
+/* 1 for the verbs whose work is long (snapshot.create, snapshot.restore,
+ * restore.to): the dispatcher brackets their handler with start and stop. */
+int srv_progress_wanted(const char *verb);
+struct srv_progress *srv_progress_start(int fd);
+void srv_progress_stop(struct srv_progress *sp);
+/* Sends m on fd: every frame a handler sends goes through here, so that
+ * it never interleaves with a progress frame of the same request. */
+int srv_send(int fd, const struct ctl_msg *m);
+/* One frame of report r on fd. */
+int srv_send_progress(int fd, const struct progress_report *r);
+/* The marker restore of serve reports to d's log (or terminal) and, when
+ * detached, as lines "progress PHASE UNIT DONE TOTAL END" on the pipe to
+ * the waiting `snapfs serve`; serve_progress_parse reads such a line. */
+struct serve_progress;
+struct serve_progress *serve_progress_start(struct daemon *d);
+void serve_progress_stop(struct serve_progress *sp);
+int serve_progress_parse(const char *line, struct progress_report *r, char phase[32],
+			 char unit[16]);
 
 /* Daemon handlers. */
 int srv_status(struct daemon *d, const struct ctl_msg *req, int fd, struct errbuf *e);

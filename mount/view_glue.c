@@ -152,7 +152,10 @@ void daemon_view_stop(struct daemon *d)
 int daemon_startup_restore(struct daemon *d, struct errbuf *e)
 {
 	char *what = NULL;
+	struct serve_progress *sp = serve_progress_start(d);
 	int rc = restore_marker_run(d->data, &what, e);
+
+	serve_progress_stop(sp);
 
 	if (what)
 		dlog("%s", what);

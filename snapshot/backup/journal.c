@@ -6,6 +6,7 @@
 #include "journal.h"
 
 #include "fsutil.h"
+#include "progress.h"
 #include "snap.h"
 #include "store.h"
 
@@ -541,6 +542,7 @@ int journal_write(const char *data, const struct journal *j, struct errbuf *e)
 
 int journal_apply(const struct journal *j, const char *data, struct hlc *clock, struct errbuf *e)
 {
+	struct progress *p = progress_current(); /* scan and filter: tablets */
 	uint64_t maxts = j->cut, r = 0, *newer = NULL;
 	int rc = 0;
 
@@ -576,6 +578,8 @@ int journal_apply(const struct journal *j, const char *data, struct hlc *clock, 
 		snap_crash_point("restore-after-moves");
 	/* the newest time of any restored version: the filter writes above it */
 	newer = xcalloc(j->ntablets + 1, sizeof(*newer));
+	if (!rc && !j->have_scanned)
+		progress_phase(p, "scan", "tablets", j->ntablets);
 	for (size_t i = 0; i < j->ntablets && !rc; i++) {
 		struct tablet t;
 		uint64_t mx = 0;
@@ -589,10 +593,12 @@ int journal_apply(const struct journal *j, const char *data, struct hlc *clock, 
 				break;
 			rc = tablet_scan_newer(&t, j->cut, &mx, &newer[i], e);
 			tablet_close(&t);
+			progress_add(p, 1);
 		}
 		if (mx > maxts)
 			maxts = mx;
 	}
+	progress_phase_end(p);
 	if (!rc) {
 		rc = hlc_raise(clock, maxts);
 		r = rc ? 0 : hlc_now(clock);
@@ -601,6 +607,8 @@ int journal_apply(const struct journal *j, const char *data, struct hlc *clock, 
 	}
 	/* a tablet with nothing newer than the cut needs no repair writes
 	 * (reading it through would cost a full pass): only the low mark */
+	if (!rc)
+		progress_phase(p, "filter", "tablets", j->ntablets);
 	for (size_t i = 0; i < j->ntablets && !rc; i++) {
 		struct tablet t;
 
@@ -612,7 +620,9 @@ int journal_apply(const struct journal *j, const char *data, struct hlc *clock, 
 		else
 			rc = tablet_set_history_low(&t, r, e);
 		tablet_close(&t);
+		progress_add(p, 1);
 	}
+	progress_phase_end(p);
 	free(newer);
 	if (!rc)
 		snap_crash_point("restore-after-filter");

@@ -26,6 +26,7 @@
 #include "ids.h"
 #include "jtime.h"
 #include "partition.h"
+#include "progress.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -60,6 +61,7 @@ struct tablet_check {
 struct check_job {
 	const char *root;
 	uint64_t cut;
+	struct progress *p; /* the caller's (progress.h): tablets read */
 	struct tablet_check *c;
 	size_t n;
 	atomic_size_t next;
@@ -80,6 +82,7 @@ static void *check_worker(void *arg)
 			c->rc = tablet_scan_newer(&tb, j->cut, &c->maxts, &c->nnewer, &c->e);
 			tablet_close(&tb);
 		}
+		progress_add(j->p, 1);
 		free(dir);
 	}
 	return NULL;
@@ -99,7 +102,7 @@ static void checks_free(struct tablet_check *c, size_t n)
 static int check_tablets(const char *root, const struct manifest *m, struct tablet_check **out,
 			 size_t *nout, struct errbuf *e)
 {
-	struct check_job j = {.root = root, .cut = m->hybrid_time};
+	struct check_job j = {.root = root, .cut = m->hybrid_time, .p = progress_current()};
 	pthread_t tids[CHECK_MAX_THREADS];
 	size_t nthreads = 0, want;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -118,12 +121,14 @@ static int check_tablets(const char *root, const struct manifest *m, struct tabl
 		want = CHECK_MAX_THREADS;
 	if (want > j.n)
 		want = j.n;
+	progress_phase(j.p, "read", "tablets", j.n);
 	/* this thread is one of the workers */
 	while (nthreads + 1 < want && !pthread_create(&tids[nthreads], NULL, check_worker, &j))
 		nthreads++;
 	check_worker(&j);
 	for (size_t i = 0; i < nthreads; i++)
 		pthread_join(tids[i], NULL);
+	progress_phase_end(j.p);
 	for (size_t i = 0; i < j.n && !rc; i++) {
 		if (!j.c[i].rc)
 			continue;
@@ -592,6 +597,13 @@ static int restore_online(struct store *s, struct snapshots *ss, const char *id,
 	}
 	/* stage every tablet copy first, with no lock held */
 	dirs = xcalloc(info.ntablet_dirs + 1, sizeof(*dirs));
+	{
+		uint64_t ncopies = 0;
+
+		for (size_t i = 0; i < n; i++)
+			ncopies += info.m.tables[idx[i]].ntablets;
+		progress_phase(progress_current(), "copy", "tablets", ncopies);
+	}
 	for (size_t a = 0, k = 0; a < info.m.ntables && !rc; a++) {
 		int chosen = 0;
 
@@ -606,8 +618,10 @@ static int restore_online(struct store *s, struct snapshots *ss, const char *id,
 			dirs[ndirs] = fs_path("%s/%s", stage, sid);
 			rc = link_copy(info.tablet_dirs[k], dirs[ndirs], e);
 			ndirs++;
+			progress_add(progress_current(), 1);
 		}
 	}
+	progress_phase_end(progress_current());
 	if (rc)
 		goto out;
 	journal_init(&j, &info.m, to ? "time" : "snapshot", to);

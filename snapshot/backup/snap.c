@@ -33,6 +33,7 @@
 #include "jtime.h"
 #include "manifest.h"
 #include "partition.h"
+#include "progress.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -542,6 +543,7 @@ struct ckpt_job {
 struct ckpt_run {
 	struct snapshots *ss;
 	const char *sid;
+	struct progress *p; /* the caller's (progress.h): tablets done */
 	struct ckpt_job *jobs;
 	size_t njobs;
 	pthread_mutex_t lock;
@@ -571,6 +573,7 @@ static void *ckpt_worker(void *arg)
 				       &e);
 		if (!rc) {
 			warm_hashes(cr->ss, t, cr->jobs[i].k, cr->sid);
+			progress_add(cr->p, 1);
 			continue;
 		}
 		pthread_mutex_lock(&cr->lock);
@@ -585,7 +588,7 @@ static void *ckpt_worker(void *arg)
 static int checkpoint_all(struct snapshots *ss, struct store_table **tabs, size_t ntabs,
 			  const char *sid, struct errbuf *e)
 {
-	struct ckpt_run cr = {.ss = ss, .sid = sid};
+	struct ckpt_run cr = {.ss = ss, .sid = sid, .p = progress_current()};
 	pthread_t th[CKPT_WORKERS - 1];
 	size_t nth = 0, n = 0;
 
@@ -596,6 +599,7 @@ static int checkpoint_all(struct snapshots *ss, struct store_table **tabs, size_
 		for (unsigned j = 0; j < store_table_rec(tabs[i])->ntablets; j++)
 			cr.jobs[cr.njobs++] = (struct ckpt_job){tabs[i], j};
 	pthread_mutex_init(&cr.lock, NULL);
+	progress_phase(cr.p, "checkpoint", "tablets", cr.njobs);
 	/* a thread that cannot be started leaves its share to the others */
 	while (nth < CKPT_WORKERS - 1 && nth + 1 < cr.njobs &&
 	       !pthread_create(&th[nth], NULL, ckpt_worker, &cr))
@@ -603,6 +607,7 @@ static int checkpoint_all(struct snapshots *ss, struct store_table **tabs, size_
 	ckpt_worker(&cr);
 	for (size_t i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
+	progress_phase_end(cr.p);
 	pthread_mutex_destroy(&cr.lock);
 	free(cr.jobs);
 	if (cr.rc && e)
@@ -855,6 +860,27 @@ int snap_brief_list(struct snapshots *ss, struct snap_brief **out, size_t *n)
 	pthread_mutex_unlock(&ss->lock);
 	*out = v;
 	return 0;
+}
+
+void snap_records(struct snapshots *ss, struct snaprec **out, size_t *n)
+{
+	struct snap_pub **v;
+	size_t k;
+
+	/* references under the lock, the copying outside it */
+	pthread_mutex_lock(&ss->lock);
+	k = ss->n;
+	v = xcalloc(k + 1, sizeof(*v));
+	for (size_t i = 0; i < k; i++)
+		v[i] = pub_ref(ss->slots[i].pub);
+	pthread_mutex_unlock(&ss->lock);
+	*out = xcalloc(k + 1, sizeof(**out));
+	for (size_t i = 0; i < k; i++) {
+		snaprec_copy(&(*out)[i], &v[i]->r);
+		pub_unref(v[i]);
+	}
+	free(v);
+	*n = k;
 }
 
 int snap_resolve_in(const struct snap_brief *v, size_t n, const char *name, const char *ks,

@@ -64,6 +64,10 @@ struct snap_brief {
 };
 int snap_brief_list(struct snapshots *ss, struct snap_brief **out, size_t *n);
 
+/* Copies of every snapshot record (any state), oldest first: release each
+ * with snaprec_release, then free *out. */
+void snap_records(struct snapshots *ss, struct snaprec **out, size_t *n);
+
 /* Resolves what a user typed for a snapshot into its id: a full id (of
  * any state), "latest" (the newest COMPLETE snapshot of keyspace ks, or of
  * all when ks is NULL), or a unique prefix of at least 8 hex digits. An

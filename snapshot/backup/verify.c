@@ -35,6 +35,7 @@
 
 #include "fsutil.h"
 #include "hlc.h"
+#include "progress.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -501,6 +502,7 @@ static int match_manifest(struct tree *t, const struct manifest *m, struct errbu
 
 struct hash_job {
 	int rootfd;
+	struct progress *p;   /* the caller's (progress.h): bytes hashed */
 	struct tfile **items; /* sorted by path */
 	size_t n;
 	atomic_size_t next;
@@ -543,6 +545,7 @@ static void *hash_worker(void *arg)
 		if (i >= j->n || (!j->all && i > atomic_load(&j->fail)))
 			break;
 		j->items[i]->hrc = hash_one(j->rootfd, j->items[i]);
+		progress_add(j->p, j->items[i]->size);
 		if (!j->items[i]->hrc)
 			continue;
 		fail = atomic_load(&j->fail);
@@ -568,16 +571,20 @@ static int hash_report(const struct tfile *f, struct errbuf *e)
 
 static int hash_all(struct tree *t, struct errbuf *e)
 {
-	struct hash_job j = {.rootfd = t->rootfd, .all = t->all != NULL};
+	struct hash_job j = {.rootfd = t->rootfd, .all = t->all != NULL, .p = progress_current()};
 	pthread_t tids[VERIFY_MAX_THREADS];
 	size_t nthreads = 0, want;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t bytes = 0;
 	int rc = 0;
 
 	j.items = xcalloc(t->n, sizeof(*j.items));
 	for (size_t i = 0; i < t->n; i++)
-		if (t->f[i].want && !t->f[i].hashed)
+		if (t->f[i].want && !t->f[i].hashed) {
 			j.items[j.n++] = &t->f[i];
+			bytes += t->f[i].size;
+		}
+	progress_phase(j.p, "hash", "bytes", bytes);
 	atomic_init(&j.next, 0);
 	atomic_init(&j.fail, j.n);
 	want = cpus < 1 ? 1 : (size_t)cpus;
@@ -591,6 +598,7 @@ static int hash_all(struct tree *t, struct errbuf *e)
 	hash_worker(&j);
 	for (size_t i = 0; i < nthreads; i++)
 		pthread_join(tids[i], NULL);
+	progress_phase_end(j.p);
 	if (atomic_load(&j.fail) < j.n)
 		rc = hash_report(j.items[atomic_load(&j.fail)], e);
 	for (size_t i = 0; t->all && i < j.n; i++) {

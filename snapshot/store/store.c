@@ -779,6 +779,38 @@ void store_raise_history(struct store *s, uint64_t (*low_of)(void *arg, const ch
 	free(v);
 }
 
+/* The history low mark of keyspace ks: the highest of its live tablets'
+ * (a read before it is refused by at least one of them). */
+int store_history_low(struct store *s, const char *ks, uint64_t *low)
+{
+	struct store_table **v;
+	size_t n, k = 0;
+
+	*low = 0;
+	pthread_rwlock_rdlock(&s->lock);
+	n = s->ntables;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		if (!s->tables[i]->dropping && !strcmp(s->tables[i]->rec.ks, ks)) {
+			v[k] = s->tables[i];
+			table_ref(v[k++]);
+		}
+	pthread_rwlock_unlock(&s->lock);
+	for (size_t i = 0; i < k; i++) {
+		pthread_rwlock_rdlock(&v[i]->intent);
+		for (unsigned j = 0; !v[i]->gone && j < v[i]->rec.ntablets; j++) {
+			uint64_t t = atomic_load(&v[i]->dbs[j].history_low);
+
+			if (t > *low)
+				*low = t;
+		}
+		pthread_rwlock_unlock(&v[i]->intent);
+		table_unref(v[i]);
+	}
+	free(v);
+	return k ? 0 : -ENOENT;
+}
+
 /* ---- rows ---- */
 
 unsigned store_pick_tablet(const struct tablerec *t, const void *key, size_t klen)

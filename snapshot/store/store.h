@@ -114,6 +114,10 @@ uint64_t store_cut(struct store *s, struct errbuf *e);
  * (no change where it returns 0). */
 void store_raise_history(struct store *s, uint64_t (*low_of)(void *arg, const char *ks), void *arg);
 
+/* The history low mark of keyspace ks into *low: the highest of its live
+ * tablets' marks (0 when none is set). -ENOENT when ks has no live table. */
+int store_history_low(struct store *s, const char *ks, uint64_t *low);
+
 /* The tablet of t holding key. */
 unsigned store_pick_tablet(const struct tablerec *t, const void *key, size_t klen);
 

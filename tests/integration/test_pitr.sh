@@ -103,7 +103,8 @@ old_time=${times[1]}
 wait_s=$(($(date -d "$old_time" +%s) + RETENTION + 3 - $(date +%s)))
 ((wait_s <= 0)) || sleep "$wait_s"
 expect_ok sf snapshot list --json
-oldest=$(jq -r --arg s "$sched" '[.[] | select(.schedule_id == $s) | .time] | sort | .[0]' <<<"$LAST_OUT")
+# (COMPLETE ones: a CREATING snapshot the tick is taking has no cut yet, its time null)
+oldest=$(jq -r --arg s "$sched" '[.[] | select(.schedule_id == $s and .state == "COMPLETE") | .time] | sort | .[0]' <<<"$LAST_OUT")
 oldest_s=$(date -d "$oldest" +%s)
 (($(date +%s) - oldest_s <= RETENTION + 2)) || fail "a snapshot from $oldest outlived the $RETENTION s retention"
 n=$(jq --arg s "$sched" '[.[] | select(.schedule_id == $s)] | length' <<<"$LAST_OUT")
